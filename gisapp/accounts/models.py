@@ -1,0 +1,73 @@
+"""People and roles: every user belongs to a jurisdiction (a node of the admin/grid tree or a department)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.contrib.gis.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    DISPATCHER = "dispatcher", _("指挥中心坐席")
+    PLANNER = "planner", _("网格规划员")
+    GRID_WORKER = "grid_worker", _("网格员")
+    DEPARTMENT = "department", _("职能部门")
+    LEADER = "leader", _("领导")
+    ADMIN = "admin", _("管理员")
+
+
+class Department(models.Model):
+    code = models.CharField(_("代码"), max_length=32, unique=True)
+    name = models.CharField(_("名称"), max_length=64)
+    # Where the department acts ("the water company for this district"); null = the whole city.
+    service_area = models.MultiPolygonField(_("服务范围"), srid=4490, null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("职能部门")
+        verbose_name_plural = _("职能部门")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Profile(models.Model):
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    role = models.CharField(_("角色"), max_length=16, choices=Role.choices)
+    # An admin-unit code (6/9/12 digits) or a grid code (15 digits); blank with a department.
+    jurisdiction_code = models.CharField(_("辖区代码"), max_length=24, blank=True)
+    department = models.ForeignKey(Department, null=True, blank=True, on_delete=models.PROTECT)
+    is_demo = models.BooleanField(_("演示账号"), default=False)
+
+    class Meta:
+        verbose_name = _("用户角色")
+        verbose_name_plural = _("用户角色")
+
+    def __str__(self) -> str:
+        return f"{self.user.username}: {self.role} @ {self.jurisdiction_code or self.department}"
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """A bearer token for the API; only its hash is stored, so a database dump leaks no credentials."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("API 令牌")
+        verbose_name_plural = _("API 令牌")
+
+    @classmethod
+    def issue(cls, user, lifetime: timezone.timedelta) -> str:
+        raw = secrets.token_urlsafe(32)
+        cls.objects.create(user=user, key_hash=hash_token(raw), expires_at=timezone.now() + lifetime)
+        return raw

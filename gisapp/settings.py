@@ -1,0 +1,130 @@
+"""Settings of one-net map.
+
+Everything a deployment changes comes from the environment (12-factor), so that `./gis`, the tests and
+`docker-compose.yml` configure the same code the same way: DATABASE_URL, ONENET_SECRET_KEY, ONENET_DEBUG,
+ONENET_DEMO, ONENET_ALLOWED_HOSTS.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+LOCAL_PG_PORT = os.environ.get("ONENET_PG_PORT", "54329")
+
+
+def env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+DEBUG = env_flag("ONENET_DEBUG", False)
+# Demo mode: the demo users (password `onenet-demo`) may log in. Production sets ONENET_DEMO=0.
+DEMO_MODE = env_flag("ONENET_DEMO", True)
+SECRET_KEY = os.environ.get("ONENET_SECRET_KEY") or "onenet-insecure-demo-key-change-me-" + "x" * 20
+if not DEMO_MODE and SECRET_KEY.startswith("onenet-insecure"):
+    raise RuntimeError("ONENET_SECRET_KEY must be set outside demo mode")
+ALLOWED_HOSTS = [h for h in os.environ.get("ONENET_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.gis",
+    "django.contrib.postgres",
+    "gisapp.accounts",
+    "layers",
+    "cases",
+    "fixtures",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "gisapp.accounts.tokens.BearerTokenMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "gisapp.urls"
+ASGI_APPLICATION = "gisapp.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "gisapp" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DEFAULT_DATABASE_URL = f"postgres://postgres@127.0.0.1:{LOCAL_PG_PORT}/onenet"
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL),
+        engine="django.contrib.gis.db.backends.postgis",
+        conn_max_age=60,
+    )
+}
+# Every statement a request can trigger is bounded (ms); bulk loaders lift it for their own session.
+DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+    f"-c statement_timeout={os.environ.get('ONENET_STATEMENT_TIMEOUT_MS', '30000')}"
+)
+DATABASES["default"]["TEST"] = {"NAME": os.environ.get("ONENET_TEST_DB", "test_onenet")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "gisapp" / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+STATICFILES_DIRS = [p for p in [BASE_DIR / "frontend" / "dist"] if p.exists()]
+WHITENOISE_USE_FINDERS = True
+
+DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
+
+# Canonical CRS of every stored geometry (CGCS2000) and the CRS vector tiles are cut in.
+ONENET_SRID = 4490
+ONENET_TILE_SRID = 3857
+OGCAPI_MAX_LIMIT = 10000
+OGCAPI_DEFAULT_LIMIT = 100
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("ONENET_LOG_LEVEL", "WARNING")},
+}
+AUTHENTICATION_BACKENDS = ["gisapp.accounts.backends.OneNetBackend"]
+SILENCED_SYSTEM_CHECKS = ["gis.W001"]  # Debian 12 ships GDAL 3.6; we never open untrusted remote SRS

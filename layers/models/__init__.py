@@ -1,0 +1,13 @@
+"""The spatial data model of the one-net map, one module per theme."""
+
+from .admin import AdminLevel, AdminUnit
+from .basemap import Green, Road, Water
+from .buildings import Building, BuildingUse, HouseUnit, Resident, SpecialGroup
+from .grids import Generation, GenerationStatus, Grid, GridKind, GridWorker, Net
+from .places import PartyOrganisation, ServiceStation
+
+__all__ = [
+    "AdminLevel", "AdminUnit", "Building", "BuildingUse", "Generation", "GenerationStatus", "Green", "Grid",
+    "GridKind", "GridWorker", "HouseUnit", "Net", "PartyOrganisation", "Resident", "Road", "ServiceStation",
+    "SpecialGroup", "Water",
+]
