@@ -2,11 +2,20 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
+
+from layers.widgets import basemap
 
 from . import views
 
+admin.site.site_header = _("一网统管电子地图 · 管理后台")
+admin.site.site_title = _("一网统管管理后台")
+admin.site.index_title = _("数据管理")
+
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    # The admin map widget's background (roads, boundaries … from our database), staff only.
+    path("admin/basemap.geojson", admin.site.admin_view(basemap), name="admin-basemap"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/auth/", include("gisapp.accounts.urls")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
@@ -15,7 +16,13 @@ def user_for_token(raw: str):
         .filter(key_hash=hash_token(raw), expires_at__gt=timezone.now(), user__is_active=True)
         .first()
     )
-    return token.user if token else None
+    if token is None:
+        return None
+    # A token issued while demo mode was on must not outlive it: demo passwords are public.
+    profile = getattr(token.user, "profile", None)
+    if profile is not None and profile.is_demo and not settings.DEMO_MODE:
+        return None
+    return token.user
 
 
 class BearerTokenMiddleware:

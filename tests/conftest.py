@@ -1,0 +1,73 @@
+"""Test fixtures shared by the whole suite.
+
+The demo city is generated once into the test database (kept between runs with --reuse-db and reloaded
+only when the generator changes) and every test runs inside a transaction that is rolled back, so tests
+see the whole city and never change it for one another.  Never use `transactional_db` or pytest-django's
+`live_server`: both flush the tables, the demo city with them.  Tests that need a real HTTP server use
+`app_server`, a uvicorn subprocess on the test database.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_SEED = 20261122
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    from fixtures.loader import ensure_loaded
+
+    with django_db_blocker.unblock():
+        ensure_loaded("demo", seed=DEMO_SEED, progress=False)
+
+
+@pytest.fixture(scope="session")
+def test_database_url(django_db_setup) -> str:
+    from django.db import connection
+
+    s = connection.settings_dict
+    user = s.get("USER") or "postgres"
+    auth = f"{user}:{s['PASSWORD']}" if s.get("PASSWORD") else user
+    return f"postgres://{auth}@{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_server(test_database_url):
+    """The real ASGI app under uvicorn, on the (demo-loaded) test database: base URL."""
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": test_database_url, "ONENET_DEMO": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "gisapp.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+         "--no-access-log", "--log-level", "warning"],
+        cwd=ROOT, env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=2).read()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("the app server did not start") from None
+            time.sleep(0.3)
+    yield base
+    proc.terminate()
+    proc.wait(timeout=10)
