@@ -21,3 +21,6 @@ urlpatterns = [
     path("api/auth/", include("gisapp.accounts.urls")),
     path("ogcapi/", include("layers.ogcapi.urls")),
 ]
+
+handler404 = "gisapp.views.not_found"
+handler500 = "gisapp.views.server_error"

@@ -25,3 +25,27 @@ def healthz(request):
     except Exception as exc:  # noqa: BLE001 - health must answer, not crash
         return JsonResponse({"status": "error", "database": "unreachable", "error": type(exc).__name__}, status=503)
     return JsonResponse({"status": "ok", "database": "ok", "postgis": postgis, "lc_ctype": ctype, "counts": counts})
+
+
+API_PREFIXES = ("/api/", "/ogcapi/", "/tiles/")
+
+
+def error_json(status: int, zh: str, en: str) -> JsonResponse:
+    """The one shape of every API error: a code and a reason in Chinese and English."""
+    return JsonResponse({"code": status, "error": {"zh": zh, "en": en}}, status=status)
+
+
+def not_found(request, exception=None):
+    if request.path.startswith(API_PREFIXES):
+        return error_json(404, "未找到该资源", f"not found: {request.path}")
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def server_error(request):
+    if request.path.startswith(API_PREFIXES):
+        return error_json(500, "服务器内部错误", "internal server error")
+    from django.views.defaults import server_error as default
+
+    return default(request)
