@@ -188,3 +188,14 @@ def test_healthz_reports_the_city(client):
     body = client.get("/healthz").json()
     assert body["status"] == "ok" and body["postgis"].startswith("3.")
     assert body["counts"]["grids"] > 200 and body["counts"]["buildings"] > 7000
+
+
+def test_a_year_of_cases_none_in_the_future():
+    first, last, unplaced = sql(
+        "select min(reported_at), max(reported_at), count(*) filter (where grid_code = '') from cases_case"
+    )[0]
+    from django.utils import timezone
+
+    assert last <= timezone.now()
+    assert (last - first).days >= 300
+    assert unplaced == 0

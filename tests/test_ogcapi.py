@@ -434,6 +434,11 @@ def test_repeated_parameter_is_refused(client, db):
     assert_error(client.get(BASE + "/collections/grids/items?limit=1&limit=2"), 400)
 
 
+def test_flood_of_parameters_is_refused_as_json(client, db):
+    query = "&".join(f"p{i}=1" for i in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1))
+    assert_error(client.get(BASE + "/collections/grids/items?" + query), 400)
+
+
 def test_methods_and_formats(client, db):
     assert_error(client.post(BASE + "/collections/grids/items"), 405)
     assert_error(get(client, "/collections", HTTP_ACCEPT="text/html"), 406)

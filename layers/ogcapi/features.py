@@ -88,12 +88,13 @@ def feature_texts(spec: LayerSpec, qs: QuerySet) -> list[str]:
         props = {n: _value(v) for n, v in zip(names, values, strict=True)}
         out.append(
             f'{{"type":"Feature","id":{int(pk)},"geometry":{geometry or "null"},'
-            f'"properties":{json.dumps(props, ensure_ascii=False)}}}'
+            f'"properties":{json.dumps(props, ensure_ascii=False, default=str)}}}'
         )
     return out
 
 
 def feature_text(spec: LayerSpec, qs: QuerySet, fid: int, links: list[dict]) -> str | None:
+    """The same serialisation as in a page (so a feature by id equals it in the list), plus its links."""
     texts = feature_texts(spec, qs.filter(pk=fid))
     if not texts:
         return None

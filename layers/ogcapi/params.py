@@ -133,9 +133,7 @@ def _parse_instant(text: str, end: bool) -> dt.datetime | None:
             day = parse_date(text)
             if day is None:
                 raise ValueError(text)
-            moment = dt.datetime.combine(day + dt.timedelta(days=1) if end else day, dt.time())
-            if end:
-                moment -= dt.timedelta(microseconds=1)
+            moment = dt.datetime.combine(day, dt.time.max if end else dt.time.min)
         else:
             moment = parse_datetime(text)
             if moment is None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from functools import wraps
 from urllib.parse import urlencode
 
+from django.core.exceptions import SuspiciousOperation
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
@@ -75,6 +76,8 @@ def ogc_endpoint(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
             return view(request, *args, **kwargs)
         except ApiError as exc:
             return error_response(exc)
+        except SuspiciousOperation:  # e.g. more query parameters than Django agrees to parse
+            return error_response(ApiError(400, "InvalidParameterValue", "请求无效", "malformed request"))
         except OperationalError:  # a statement timeout or a lost connection: the client may retry
             return error_response(ApiError(
                 503, "ServiceUnavailable", "数据库繁忙，请稍后重试", "the database is busy; try again later",
@@ -114,13 +117,11 @@ def landing(request: HttpRequest) -> HttpResponse:
         "description": "网格化服务管理图层（行政区划、网格、楼栋、服务站点、道路……）；"
                        "Layers of the one-net map for grid-based city governance.",
         "links": [
-            {"href": _url(request, "landing"), "rel": "self", "type": JSON, "title": "本页 This document"},
-            {"href": _url(request, "api"), "rel": "service-desc", "type": OPENAPI_MEDIA_TYPE,
-             "title": "API 定义 The API definition (OpenAPI 3.0)"},
-            {"href": _url(request, "conformance"), "rel": "conformance", "type": JSON,
-             "title": "符合性声明 Conformance classes"},
-            {"href": _url(request, "collections"), "rel": "data", "type": JSON,
-             "title": "图层 Collections"},
+            _link(_url(request, "landing"), "self", JSON, "本页 This document"),
+            _link(_url(request, "api"), "service-desc", OPENAPI_MEDIA_TYPE,
+                  "API 定义 The API definition (OpenAPI 3.0)"),
+            _link(_url(request, "conformance"), "conformance", JSON, "符合性声明 Conformance classes"),
+            _link(_url(request, "collections"), "data", JSON, "图层 Collections"),
         ],
     }
     return _respond(_dumps(doc), JSON)
@@ -155,9 +156,8 @@ def _collection_doc(request: HttpRequest, spec: LayerSpec) -> dict:
     if box:
         doc["extent"] = {"spatial": {"bbox": [box], "crs": CRS84}}
     doc["links"] = [
-        {"href": _url(request, "collection", spec.id), "rel": "self", "type": JSON, "title": spec.title},
-        {"href": _url(request, "items", spec.id), "rel": "items", "type": GEOJSON,
-         "title": f"{spec.title} 要素 features"},
+        _link(_url(request, "collection", spec.id), "self", JSON, spec.title),
+        _link(_url(request, "items", spec.id), "items", GEOJSON, f"{spec.title} 要素 features"),
     ]
     return doc
 
@@ -166,9 +166,7 @@ def _collection_doc(request: HttpRequest, spec: LayerSpec) -> dict:
 def collections(request: HttpRequest) -> HttpResponse:
     _only_format(request)
     doc = {
-        "links": [
-            {"href": _url(request, "collections"), "rel": "self", "type": JSON, "title": "图层 Collections"},
-        ],
+        "links": [_link(_url(request, "collections"), "self", JSON, "图层 Collections")],
         "collections": [_collection_doc(request, spec) for spec in _readable_layers(request)],
     }
     return _respond(_dumps(doc), JSON)
