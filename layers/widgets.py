@@ -42,7 +42,8 @@ class OfflineMapWidget(OpenLayersWidget):
         css = {"all": ("vendor/ol/ol.css", "gis/css/ol3.css", "layers/offline-map.css")}
         js = ("vendor/ol/ol.js", "gis/js/OLMapWidget.js", "layers/offline-map.js")
 
-    def get_context(self, name: str, value, attrs: dict | None) -> dict:
+    def get_context(self, name: str, value: object, attrs: dict | None) -> dict:
+        """Django's context plus where the background comes from and where an empty map opens."""
         context = super().get_context(name, value, attrs)
         context["basemap_config_id"] = f"{context.get('id') or context['module']}_basemap"
         context["basemap_config"] = {

@@ -85,7 +85,8 @@ window.OneNetBasemap = (function () {
                 case 'road': return roadStyles(p.kind, p.name, resolution < config.detailResolution / 4);
                 case 'water': return FILL.water;
                 case 'green': return FILL[p.kind] || FILL.park;
-                case 'grid': return GRID;
+                // Loaded with the detail level, drawn only closer in, where one grid is more than a few pixels.
+                case 'grid': return resolution < config.detailResolution / 2 ? GRID : null;
                 default: return null;
                 }
             },
