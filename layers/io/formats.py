@@ -48,7 +48,8 @@ def format_named(name: str) -> Format:
     fmt = _ALIASES.get(name.strip().lower())
     if fmt is None:
         raise LayerIOError(
-            f"不支持的格式 unsupported format: {name!r}(可选 choose one of: GPKG, GeoJSON, \"ESRI Shapefile\")"
+            f"不支持的格式 unsupported format: {name!r}(可选 choose one of: GPKG, GeoJSON, \"ESRI "
+            "Shapefile\")"
         )
     return fmt
 

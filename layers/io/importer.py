@@ -66,7 +66,8 @@ class BadFeature:
 
     def __str__(self) -> str:
         label = f", {self.label}" if self.label else ""
-        return f"第 {self.index} 个要素 feature {self.index} (fid {self.fid}{label}): " + "; ".join(self.reasons)
+        reasons = "; ".join(self.reasons)
+        return f"第 {self.index} 个要素 feature {self.index} (fid {self.fid}{label}): {reasons}"
 
 
 @dataclass
@@ -79,7 +80,8 @@ class ImportReport:
     columns: dict[str, str] = field(default_factory=dict)  # property → file column
     ignored_columns: list[str] = field(default_factory=list)
     read: int = 0
-    written: int = 0
+    written: int = 0  # rows added or (admin units with --replace) updated
+    updated: int = 0
     bad: list[BadFeature] = field(default_factory=list)
     deleted: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -102,6 +104,7 @@ class ImportRejected(LayerIOError):
             f"{len(report.bad)} / {report.read} 个要素有问题,未写入任何数据 "
             f"{len(report.bad)} of {report.read} features are bad; nothing was written:\n{listed}{tail}"
             + (f"\n{hint}" if hint else "")
+            + "".join(f"\n注意 note: {w}" for w in report.warnings)
             + "\n(--skip-invalid 可只导入合格要素 imports the good ones only)"
         )
 
@@ -124,7 +127,9 @@ def open_source(path: Path, source_layer: str | None, layer_id: str) -> Iterator
         raise LayerIOError(f"无法读取文件 cannot read {path.name}: {exc}") from None
     if source_layer:
         if source_layer not in layers:
-            raise LayerIOError(f"文件中没有图层 no layer {source_layer!r} in {path.name} (has: {', '.join(layers)})")
+            raise LayerIOError(
+                f"文件中没有图层 no layer {source_layer!r} in {path.name} (has: {', '.join(layers)})"
+            )
         chosen = source_layer
     elif len(layers) == 1:
         chosen = layers[0]
@@ -220,7 +225,8 @@ class _Reader:
                     raw = self.encoding.decode(raw)
                 except UnicodeDecodeError:
                     row.problems.append(
-                        f"{prop}: 无法按 {self.encoding.codec} 解码 cannot be decoded as {self.encoding.codec} "
+                        f"{prop}: 无法按 {self.encoding.codec} 解码 cannot be decoded as "
+                        f"{self.encoding.codec} "
                         "(try --encoding)"
                     )
                     continue
@@ -263,14 +269,17 @@ def run_import(options: ImportOptions, log: Callable[[str], None] = lambda _: No
             encoding = shapefile_encoding(options.path, options.encoding, _sample_strings(src))
             report.encoding = f"{encoding.codec} ({encoding.source})"
         elif options.encoding:
-            report.warnings.append(f"{src.driver} 总是 UTF-8,忽略 --encoding is always UTF-8; --encoding ignored")
+            report.warnings.append(
+                f"{src.driver} 总是 UTF-8,忽略 --encoding is always UTF-8; --encoding ignored"
+            )
 
         file_crs = crs_of_source(src)
         if options.crs:
             source_crs = parse_crs(options.crs)
             if file_crs is not None and not file_crs.equals(source_crs, ignore_axis_order=True):
                 report.warnings.append(
-                    f"文件声明的坐标系 {describe(file_crs)} 被 --crs 覆盖 the file's CRS is overridden by --crs"
+                    f"文件声明的坐标系 {describe(file_crs)} 被 --crs 覆盖 the file's CRS is overridden by "
+                    "--crs"
                 )
         elif file_crs is None:
             raise LayerIOError(
@@ -324,7 +333,8 @@ def run_import(options: ImportOptions, log: Callable[[str], None] = lambda _: No
     hint = ""
     if reader.outside and reader.outside == report.read:
         hint = (
-            f"所有要素都在城市范围之外:坐标系 {report.source_crs} 可能不对 every feature lies outside the city: "
+            f"所有要素都在城市范围之外:坐标系 {report.source_crs} 可能不对 every feature lies outside the "
+            "city: "
             "is the CRS right? (--crs)"
         )
     for bad in report.bad:
@@ -359,5 +369,8 @@ def _write(mapping: LayerMapping, objs: list, options: ImportOptions, report: Im
         raise LayerIOError(f"写入失败,已全部回滚 write failed, nothing was written: {exc}") from None
     except DatabaseError as exc:
         raise LayerIOError(f"数据库错误,已全部回滚 database error, nothing was written: {exc}") from None
+    except ValueError as exc:  # Django refusing an inconsistent row: still nothing was written
+        raise LayerIOError(f"写入失败,已全部回滚 write failed, nothing was written: {exc}") from None
     report.warnings.extend(w for w in mapping.warnings if w not in report.warnings)
+    report.updated = mapping.updated
     return written

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import shapely
 from django.db.models import QuerySet
 from shapely.geometry.base import BaseGeometry
-from shapely.prepared import prep
+from shapely.prepared import PreparedGeometry, prep
 
 from layers.models import AdminLevel, AdminUnit, Grid, Net
 
@@ -33,13 +34,17 @@ class _Index:
     def tree(self) -> shapely.STRtree:
         return shapely.STRtree(np.array(self.geoms, dtype=object))
 
-    def at(self, point: BaseGeometry):
+    def at(self, point: BaseGeometry) -> Any:
         if not self.geoms:
             return None
-        hits = self.tree.query(point, predicate="contains")
+        # query(g, predicate) tests predicate(g, tree geometry): "within" = the polygon contains the point.
+        hits = self.tree.query(point, predicate="within")
         if len(hits) == 0:
             # A point exactly on a shared boundary is contained by neither side: take the lowest code.
-            hits = self.tree.query(point, predicate="covers")
+            hits = self.tree.query(point, predicate="covered_by")
+        if len(hits) == 0:
+            # A road along the city's outer edge may sit a hair outside after reprojection: ~1 m slack.
+            hits = self.tree.query(point, predicate="dwithin", distance=1e-5)
         if len(hits) == 0:
             return None
         return self.payloads[min(hits)]
@@ -64,9 +69,8 @@ class Locator:
     @cached_property
     def unit_geoms(self) -> dict[str, BaseGeometry]:
         """Boundaries of all admin units by code, for containment checks of what is imported into them."""
-        return {
-            code: shapely.from_wkb(bytes(geom.wkb)) for code, geom in AdminUnit.objects.values_list("code", "geom")
-        }
+        rows = AdminUnit.objects.values_list("code", "geom")
+        return {code: shapely.from_wkb(bytes(geom.wkb)) for code, geom in rows}
 
     @cached_property
     def communities(self) -> _Index:
@@ -98,7 +102,7 @@ class Locator:
         return bool(self.comprehensive_grids.geoms or self.partition_grids.geoms)
 
     @cached_property
-    def city(self):
+    def city(self) -> PreparedGeometry | None:
         """The area of the city (its city unit, else the union of its districts), prepared; None if empty."""
         top = AdminUnit.objects.filter(level=AdminLevel.CITY)
         if not top.exists():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -25,7 +26,6 @@ from layers.models import (
     Building,
     Generation,
     GenerationStatus,
-    Green,
     Grid,
     GridKind,
     HouseUnit,
@@ -34,7 +34,6 @@ from layers.models import (
     Resident,
     Road,
     ServiceStation,
-    Water,
 )
 from layers.models.admin import CODE_LENGTH
 from layers.registry import LayerSpec
@@ -91,6 +90,7 @@ class LayerMapping:
         self.options = options
         self.mismatches: Counter[str] = Counter()
         self.warnings: list[str] = []
+        self.updated = 0  # rows changed in place rather than added (admin units with --replace)
 
     # -- columns -----------------------------------------------------------------------------------
     def columns(self) -> dict[str, models.Field]:
@@ -126,7 +126,7 @@ class LayerMapping:
         _, per_model = self.model.objects.all().delete()
         return {k.split(".")[-1]: v for k, v in per_model.items() if v}
 
-    def write(self, objs: list[models.Model], progress) -> int:
+    def write(self, objs: list[models.Model], progress: Callable[[int], object]) -> int:
         for start in range(0, len(objs), BATCH):
             chunk = objs[start : start + BATCH]
             self.model.objects.bulk_create(chunk, batch_size=BATCH)
@@ -211,7 +211,8 @@ class AdminUnitMapping(LayerMapping):
             return
         if len(code) != CODE_LENGTH[level]:
             row.problems.append(
-                f"{level} 代码应为 {CODE_LENGTH[level]} 位 a {level} code has {CODE_LENGTH[level]} digits: {code}"
+                f"{level} 代码应为 {CODE_LENGTH[level]} 位 a {level} code has {CODE_LENGTH[level]} digits: "
+                f"{code}"
             )
             return
         if level == AdminLevel.CITY and not code.endswith("00"):
@@ -219,7 +220,9 @@ class AdminUnitMapping(LayerMapping):
         if level == AdminLevel.DISTRICT and code.endswith("00"):
             row.problems.append(f"区县代码不能以 00 结尾 a district code cannot end in 00: {code}")
         rural = level == AdminLevel.COMMUNITY and int(code[9:12]) >= 200  # 200–399: villages
-        row.obj = AdminUnit(code=code, name=v.get("name") or "", level=level, rural=rural, geom=geos(row.geom))
+        row.obj = AdminUnit(
+            code=code, name=v.get("name") or "", level=level, rural=rural, geom=geos(row.geom)
+        )
 
     def check_all(self, rows: list[Row]) -> None:
         in_file: dict[str, Row] = {}
@@ -233,7 +236,8 @@ class AdminUnitMapping(LayerMapping):
             in_file[code] = row
             if code in self.locator.units and not self.options.replace:
                 row.problems.append(f"代码 {code} 已存在 already exists (use --replace to update it)")
-        for row in rows:
+        # Parents before children, so that a child of a bad parent is known to be bad too.
+        for row in sorted(rows, key=lambda r: self.LEVELS.index(r.obj.level) if r.obj else 0):
             if row.obj is None or row.problems:
                 continue
             self._attach_parent(row, in_file)
@@ -245,9 +249,16 @@ class AdminUnitMapping(LayerMapping):
         if wanted is None:
             return
         if not unit.code.startswith(wanted[:4] if unit.level == AdminLevel.DISTRICT else wanted):
-            row.problems.append(f"上级代码 {wanted} 不是本代码的前缀 parent code is not a prefix of {unit.code}")
+            row.problems.append(
+                f"上级代码 {wanted} 不是本代码的前缀 parent code is not a prefix of {unit.code}"
+            )
             return
         parent_row = in_file.get(wanted)
+        if parent_row is not None and parent_row.problems:
+            row.problems.append(
+                f"上级要素第 {parent_row.index} 个有问题 its parent (feature {parent_row.index}) is bad"
+            )
+            return
         parent = parent_row.obj if parent_row else self.locator.units.get(wanted)
         if parent is None:
             if given or unit.level != AdminLevel.DISTRICT:  # a district may stand without a city unit
@@ -255,7 +266,9 @@ class AdminUnitMapping(LayerMapping):
             return
         expected = self.LEVELS[self.LEVELS.index(unit.level) - 1]
         if parent.level != expected:
-            row.problems.append(f"上级 {wanted} 是 {parent.level},应为 {expected} parent must be a {expected}")
+            row.problems.append(
+                f"上级 {wanted} 是 {parent.level},应为 {expected} parent must be a {expected}"
+            )
             return
         parent_geom = parent_row.geom if parent_row else self.locator.unit_geoms.get(wanted)
         if parent_geom is not None and not parent_geom.covers(representative_point(row.geom)):
@@ -266,7 +279,7 @@ class AdminUnitMapping(LayerMapping):
     def replace(self, objs: list[models.Model]) -> dict[str, int]:
         return {}  # units with the same code are updated in place by write()
 
-    def write(self, objs: list[models.Model], progress) -> int:
+    def write(self, objs: list[models.Model], progress: Callable[[int], object]) -> int:
         existing = {u.code: u for u in AdminUnit.objects.filter(code__in=[o.code for o in objs])}
         for level in self.LEVELS:
             new, changed = [], []
@@ -282,7 +295,10 @@ class AdminUnitMapping(LayerMapping):
                 if obj.parent is not None and obj.parent.code in existing:
                     obj.parent = existing[obj.parent.code]
             AdminUnit.objects.bulk_create(new, batch_size=BATCH)
-            AdminUnit.objects.bulk_update(changed, ["name", "level", "rural", "geom", "parent"], batch_size=BATCH)
+            AdminUnit.objects.bulk_update(
+                changed, ["name", "level", "rural", "geom", "parent"], batch_size=BATCH
+            )
+            self.updated += len(changed)
             existing.update({o.code: o for o in new})
             progress(len(new) + len(changed))
         return len(objs)
@@ -310,7 +326,8 @@ class GridMapping(LayerMapping):
         if self.options.net:
             if self.options.net not in self.nets:
                 raise LayerIOError(
-                    f"网 {self.options.net!r} 不存在 no such net; 可选 choose one of: {', '.join(self.nets) or '(none)'}"
+                    f"网 {self.options.net!r} 不存在 no such net; 可选 choose one of: "
+                    f"{', '.join(self.nets) or '(none)'}"
                 )
         elif "net" not in matched:
             raise LayerIOError(
@@ -319,11 +336,21 @@ class GridMapping(LayerMapping):
             )
         self.in_force = Generation.in_force()
         self.new_generation: set[int] = set()  # nets that get their first generation from this import
+        self.net_overridden = 0
         self.default_kind = {}
-        for net_id, kind in (
-            Grid.objects.values_list("net_id", "kind").annotate(n=models.Count("id")).order_by("net_id", "-n")
-        ):
-            self.default_kind.setdefault(net_id, kind)
+        # A file without a kind column gets the kind most grids of the net have (police grids: police).
+        counts = Grid.objects.values("net_id", "kind").annotate(n=models.Count("id")).order_by("net_id", "-n")
+        for row in counts:
+            self.default_kind.setdefault(row["net_id"], row["kind"])
+
+    def summary_warnings(self) -> list[str]:
+        out = super().summary_warnings()
+        if self.net_overridden:
+            out.append(
+                f"{self.net_overridden} 个要素的 net 字段与 --net 不同,已按 --net 导入 "
+                f"{self.net_overridden} features named another net; they were imported into --net"
+            )
+        return out
 
     def generation_of(self, net: Net) -> int | None:
         if net.id in self.in_force:
@@ -340,7 +367,7 @@ class GridMapping(LayerMapping):
             row.problems.append("缺少必填属性 missing required attribute 'net'")
             return
         if self.options.net and v.get("net") and v["net"] != self.options.net:
-            self.mismatches["net (--net wins)"] += 1
+            self.net_overridden += 1
         net = self.nets.get(net_code)
         if net is None:
             row.problems.append(f"网 {net_code!r} 不存在 no such net")
@@ -359,7 +386,9 @@ class GridMapping(LayerMapping):
                 return
             community = self.locator.units.get(code[:12])
             if community is None or community.level != AdminLevel.COMMUNITY:
-                row.problems.append(f"编码前 12 位不是已有社区 code does not start with a community code: {code[:12]}")
+                row.problems.append(
+                    f"编码前 12 位不是已有社区 code does not start with a community code: {code[:12]}"
+                )
                 return
             if v.get("community_code") and v["community_code"] != community.code:
                 row.problems.append(
@@ -390,7 +419,7 @@ class GridMapping(LayerMapping):
             generation_low=number, generation_high=None, geom=geos(row.geom),
         )
 
-    def _current(self, net_id: int):
+    def _current(self, net_id: int) -> models.QuerySet:
         number = self.in_force.get(net_id)
         if number is None:
             return Grid.objects.none()
@@ -432,14 +461,16 @@ class GridMapping(LayerMapping):
             counts[f"Grid ({code}, closed at #{number - 1})"] = closed
         return {k: v for k, v in counts.items() if v}
 
-    def write(self, objs: list[models.Model], progress) -> int:
+    def write(self, objs: list[models.Model], progress: Callable[[int], object]) -> int:
         for net in self.nets.values():
             if net.id in self.new_generation and any(o.net_id == net.id for o in objs):
                 Generation.objects.create(
                     net=net, number=1, status=GenerationStatus.PUBLISHED, effective_from=timezone.now(),
                     note="import_layer",
                 )
-                self.warnings.append(f"已为网 {net.code} 创建第 1 版边界 created generation 1 of net {net.code}")
+                self.warnings.append(
+                    f"已为网 {net.code} 创建第 1 版边界 created generation 1 of net {net.code}"
+                )
         return super().write(objs, progress)
 
 
@@ -486,9 +517,13 @@ class BuildingMapping(LayerMapping):
     def prepare(self, matched: dict[str, str]) -> None:
         self.roads = RoadLinker()
         if not self.locator.communities.geoms:
-            raise LayerIOError("数据库中还没有社区,请先导入行政区划 no communities yet: import admin-units first")
+            raise LayerIOError(
+                "数据库中还没有社区,请先导入行政区划 no communities yet: import admin-units first"
+            )
         if not self.locator.has_grids:
-            self.warnings.append("数据库中没有综合网格,grid_code 留空 no comprehensive grids: grid_code left blank")
+            self.warnings.append(
+                "数据库中没有综合网格,grid_code 留空 no comprehensive grids: grid_code left blank"
+            )
 
     def build(self, row: Row) -> None:
         v = row.values
@@ -542,7 +577,7 @@ class RoadMapping(LayerMapping):
         counts = super().replace(objs)
         return {"building.road → NULL": unlinked, **counts} if unlinked else counts
 
-    def write(self, objs: list[models.Model], progress) -> int:
+    def write(self, objs: list[models.Model], progress: Callable[[int], object]) -> int:
         n = super().write(objs, progress)
         if self.options.replace:
             linker = RoadLinker()
@@ -561,7 +596,9 @@ class RoadMapping(LayerMapping):
                         f"unnest(%s::bigint[]) AS road) v WHERE b.id = v.id",
                         [[u[0] for u in chunk], [u[1] for u in chunk]],
                     )
-            self.warnings.append(f"{len(updates)} 栋楼按路名重新关联道路 buildings re-linked to roads by name")
+            self.warnings.append(
+                f"{len(updates)} 栋楼按路名重新关联道路 buildings re-linked to roads by name"
+            )
         return n
 
 
@@ -614,7 +651,9 @@ class PartyOrganisationMapping(LayerMapping):
 
     def prepare(self, matched: dict[str, str]) -> None:
         if not self.locator.communities.geoms:
-            raise LayerIOError("数据库中还没有社区,请先导入行政区划 no communities yet: import admin-units first")
+            raise LayerIOError(
+                "数据库中还没有社区,请先导入行政区划 no communities yet: import admin-units first"
+            )
 
     def build(self, row: Row) -> None:
         v = row.values

@@ -28,7 +28,9 @@ def parse_crs(text: str) -> pyproj.CRS:
     try:
         return pyproj.CRS.from_user_input(value)
     except pyproj.exceptions.CRSError:
-        raise LayerIOError(f"无法识别的坐标系 unknown CRS: {text!r}(例如 e.g. EPSG:4490, EPSG:4547)") from None
+        raise LayerIOError(
+            f"无法识别的坐标系 unknown CRS: {text!r}(例如 e.g. EPSG:4490, EPSG:4547)"
+        ) from None
 
 
 def crs_of_source(src: Any) -> pyproj.CRS | None:

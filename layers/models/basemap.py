@@ -14,6 +14,7 @@ class Road(models.Model):
         SECONDARY = "secondary", _("次干道")
         BRANCH = "branch", _("支路")
         RURAL = "rural", _("乡村道路")
+        ALLEY = "alley", _("巷道")
 
     name = models.CharField(_("名称"), max_length=32)
     kind = models.CharField(_("等级"), max_length=16, choices=Kind.choices)
