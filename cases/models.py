@@ -25,7 +25,9 @@ class Category(models.Model):
     name = models.CharField(_("名称"), max_length=32)
     name_en = models.CharField(_("英文名"), max_length=64, blank=True)
     kind = models.CharField(_("类别"), max_length=16, choices=Kind.choices)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
     # Deadline to close, in working hours (the case-loop issue adds per-step deadlines and a calendar).
     deadline_hours = models.PositiveIntegerField(_("处置时限(工作小时)"), default=24)
 
@@ -63,7 +65,9 @@ class Channel(models.TextChoices):
 class Case(models.Model):
     number = models.CharField(_("案件编号"), max_length=24, unique=True)
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="cases")
-    status = models.CharField(_("状态"), max_length=16, choices=CaseStatus.choices, default=CaseStatus.REPORTED)
+    status = models.CharField(
+        _("状态"), max_length=16, choices=CaseStatus.choices, default=CaseStatus.REPORTED
+    )
     channel = models.CharField(_("来源"), max_length=16, choices=Channel.choices)
     description = models.TextField(_("描述"), blank=True)
     address = models.CharField(_("地址"), max_length=160, blank=True)

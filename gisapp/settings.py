@@ -30,7 +30,9 @@ DEMO_MODE = env_flag("ONENET_DEMO", True)
 SECRET_KEY = os.environ.get("ONENET_SECRET_KEY") or "onenet-insecure-demo-key-change-me-" + "x" * 20
 if not DEMO_MODE and SECRET_KEY.startswith("onenet-insecure"):
     raise RuntimeError("ONENET_SECRET_KEY must be set outside demo mode")
-ALLOWED_HOSTS = [h for h in os.environ.get("ONENET_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
+ALLOWED_HOSTS = [
+    h for h in os.environ.get("ONENET_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h
+]
 
 INSTALLED_APPS = [
     "django.contrib.admin",

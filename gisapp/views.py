@@ -23,8 +23,12 @@ def healthz(request):
             "cases": Case.objects.count(),
         }
     except Exception as exc:  # noqa: BLE001 - health must answer, not crash
-        return JsonResponse({"status": "error", "database": "unreachable", "error": type(exc).__name__}, status=503)
-    return JsonResponse({"status": "ok", "database": "ok", "postgis": postgis, "lc_ctype": ctype, "counts": counts})
+        return JsonResponse(
+            {"status": "error", "database": "unreachable", "error": type(exc).__name__}, status=503
+        )
+    return JsonResponse(
+        {"status": "ok", "database": "ok", "postgis": postgis, "lc_ctype": ctype, "counts": counts}
+    )
 
 
 API_PREFIXES = ("/api/", "/ogcapi/", "/tiles/")

@@ -53,9 +53,21 @@ def app_server(test_database_url):
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": test_database_url, "ONENET_DEMO": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "gisapp.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-         "--no-access-log", "--log-level", "warning"],
-        cwd=ROOT, env=env,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "gisapp.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

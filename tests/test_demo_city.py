@@ -7,10 +7,10 @@ import re
 import pytest
 from django.db import connection
 
+from cases.models import Case
 from fixtures.citygen import generate
 from fixtures.citygen.people import FAKE_REGION, is_valid_id_number
 from layers.models import AdminUnit, Building, Grid, HouseUnit, Resident
-from cases.models import Case
 
 pytestmark = pytest.mark.django_db
 TOLERANCE_M2 = 0.01  # gaps and overlaps are measured in EPSG:4551 (CGCS2000 GK, CM 126°E)
@@ -38,7 +38,8 @@ def test_counts_are_in_the_demo_ranges():
 def test_grid_codes_follow_the_standard():
     rows = sql(
         """select n.code, g.code, a.code, d.code from layers_grid g join layers_net n on n.id = g.net_id
-           left join layers_adminunit a on a.id = g.community_id join layers_adminunit d on d.id = g.district_id"""
+           left join layers_adminunit a on a.id = g.community_id
+           join layers_adminunit d on d.id = g.district_id"""
     )
     assert rows
     codes = [r[1] for r in rows]
@@ -133,20 +134,24 @@ def test_building_grid_code_is_the_grid_holding_it():
     mismatched = sql(
         """select count(*) from layers_building b where not exists (
              select 1 from layers_grid g join layers_net n on n.id = g.net_id
-             where n.partition_group = 'community' and g.code = b.grid_code and st_contains(g.geom, b.geom))"""
+             where n.partition_group = 'community' and g.code = b.grid_code
+               and st_contains(g.geom, b.geom))"""
     )[0][0]
     assert mismatched == 0
 
 
 def test_mercator_copies_are_kept_by_the_database():
     grid = Grid.objects.first()
-    diff = sql("select st_hausdorffdistance(geom_3857, st_transform(geom, 3857)) from layers_grid where id = %s",
-               (grid.pk,))[0][0]
+    diff = sql(
+        "select st_hausdorffdistance(geom_3857, st_transform(geom, 3857)) from layers_grid where id = %s",
+        (grid.pk,),
+    )[0][0]
     assert diff == 0
     # editing the canonical geometry updates the copy
     sql("update layers_grid set geom = st_multi(st_buffer(geom, 0.001)) where id = %s", (grid.pk,))
-    assert sql("select st_equals(geom_3857, st_transform(geom, 3857)) from layers_grid where id = %s",
-               (grid.pk,))[0][0]
+    assert sql(
+        "select st_equals(geom_3857, st_transform(geom, 3857)) from layers_grid where id = %s", (grid.pk,)
+    )[0][0]
 
 
 def test_residents_are_fake_and_sensitive_fields_are_complete():

@@ -7,7 +7,22 @@ from .grids import Generation, GenerationStatus, Grid, GridKind, GridWorker, Net
 from .places import PartyOrganisation, ServiceStation
 
 __all__ = [
-    "AdminLevel", "AdminUnit", "Building", "BuildingUse", "Generation", "GenerationStatus", "Green", "Grid",
-    "GridKind", "GridWorker", "HouseUnit", "Net", "PartyOrganisation", "Resident", "Road", "ServiceStation",
-    "SpecialGroup", "Water",
+    "AdminLevel",
+    "AdminUnit",
+    "Building",
+    "BuildingUse",
+    "Generation",
+    "GenerationStatus",
+    "Green",
+    "Grid",
+    "GridKind",
+    "GridWorker",
+    "HouseUnit",
+    "Net",
+    "PartyOrganisation",
+    "Resident",
+    "Road",
+    "ServiceStation",
+    "SpecialGroup",
+    "Water",
 ]

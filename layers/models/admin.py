@@ -26,7 +26,9 @@ class AdminUnit(models.Model):
     code = models.CharField(_("代码"), max_length=12, unique=True)
     name = models.CharField(_("名称"), max_length=64)
     level = models.CharField(_("层级"), max_length=16, choices=AdminLevel.choices)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
     # 'urban' communities (社区, 居委会) vs 'rural' villages (村); grids are sized differently.
     rural = models.BooleanField(_("农村"), default=False)
     geom = models.MultiPolygonField(_("边界"), srid=SRID)

@@ -96,7 +96,9 @@ class Resident(models.Model):
     gender = models.CharField(_("性别"), max_length=1, choices=[("M", _("男")), ("F", _("女"))])
     birth_date = models.DateField(_("出生日期"))
     tags = ArrayField(
-        models.CharField(max_length=24, choices=SpecialGroup.choices), default=list, blank=True,
+        models.CharField(max_length=24, choices=SpecialGroup.choices),
+        default=list,
+        blank=True,
         verbose_name=_("特殊人群"),
     )
 

@@ -16,7 +16,9 @@ class PartyOrganisation(models.Model):
 
     name = models.CharField(_("名称"), max_length=64)
     kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
     members = models.PositiveIntegerField(_("党员人数"), default=0)
     community = models.ForeignKey("layers.AdminUnit", on_delete=models.PROTECT, related_name="+")
     grid_code = models.CharField(_("网格编码"), max_length=24, db_index=True)
