@@ -22,6 +22,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # GeoDjango loads GDAL, GEOS and PROJ at run time (Debian 12: GDAL 3.6); no -dev packages are needed.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libgdal32 libgeos-c1v5 libproj25 proj-data \
+        fonts-wqy-microhei \
     && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --create-home --home-dir /home/onenet onenet
 WORKDIR /app
@@ -29,6 +30,7 @@ COPY . .
 COPY --from=frontend /src/frontend/dist /app/frontend/dist
 RUN pip install -e . \
     && python manage.py collectstatic --noinput -v 0 \
+    && python -m tiles.glyphs \
     && chown -R onenet: /app/var
 USER onenet
 EXPOSE 8000

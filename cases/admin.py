@@ -1,4 +1,8 @@
-"""Django admin for the case dictionary and the cases themselves (the case-loop screens come later)."""
+"""Django admin for the case dictionary, the loop's rules and (read-only) the cases and their trail.
+
+Cases change only through the loop's transitions (cases.services), which write the trail; the admin
+shows them but cannot edit them, so nothing can bypass 全程留痕.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,17 @@ from django.utils.translation import gettext_lazy as _
 
 from layers.admin import MapModelAdmin, StreetFilter
 
-from .models import Case, Category
+from .models import (
+    Campaign,
+    Case,
+    CaseEvent,
+    Category,
+    DeadlineRule,
+    Holiday,
+    Open311Client,
+    RoutingRule,
+    WorkingCalendar,
+)
 
 
 class TopCategoryFilter(admin.SimpleListFilter):
@@ -19,8 +33,12 @@ class TopCategoryFilter(admin.SimpleListFilter):
     parameter_name = "top"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [(str(pk), f"{code} {name}") for pk, code, name in
-                Category.objects.filter(parent=None).order_by("code").values_list("pk", "code", "name")]
+        return [
+            (str(pk), f"{code} {name}")
+            for pk, code, name in Category.objects.filter(parent=None)
+            .order_by("code")
+            .values_list("pk", "code", "name")
+        ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         value = self.value()
@@ -34,7 +52,7 @@ class TopCategoryFilter(admin.SimpleListFilter):
 
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
-    list_display = ("code", "name", "kind", "parent", "deadline_hours")
+    list_display = ("code", "name", "kind", "parent", "deadline_hours", "default_severity")
     list_filter = ("kind", TopCategoryFilter)
     search_fields = ("^code", "name", "name_en")
     list_select_related = ("parent",)
@@ -50,3 +68,69 @@ class CaseAdmin(MapModelAdmin):
     list_select_related = ("category", "department")
     autocomplete_fields = ("category", "building", "department")
     ordering = ("-reported_at",)
+    inlines = []
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class CaseEventInline(admin.TabularInline):
+    model = CaseEvent
+    fields = ("at", "action", "from_status", "to_status", "actor", "actor_role", "comment", "changes")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+CaseAdmin.inlines = [CaseEventInline]
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(admin.ModelAdmin):
+    list_display = ("priority", "category", "severity", "acts_at", "department_kind", "principle", "note")
+    list_filter = ("acts_at", "principle", "severity")
+    autocomplete_fields = ("category",)
+    ordering = ("-priority", "id")
+
+
+@admin.register(DeadlineRule)
+class DeadlineRuleAdmin(admin.ModelAdmin):
+    list_display = ("preset", "category", "step", "hours")
+    list_filter = ("preset", "step")
+    autocomplete_fields = ("category",)
+
+
+@admin.register(WorkingCalendar)
+class WorkingCalendarAdmin(admin.ModelAdmin):
+    list_display = ("name", "deadline_preset", "active")
+
+
+@admin.register(Holiday)
+class HolidayAdmin(admin.ModelAdmin):
+    list_display = ("date", "name", "workday")
+    date_hierarchy = "date"
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = ("name", "area_code", "starts_at", "ends_at")
+    search_fields = ("name", "^area_code")
+    raw_id_fields = ("created_by",)
+
+
+@admin.register(Open311Client)
+class Open311ClientAdmin(admin.ModelAdmin):
+    list_display = ("name", "active")
+    exclude = ("key_hash",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # keys are issued by a command that shows the raw key once

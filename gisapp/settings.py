@@ -48,6 +48,9 @@ INSTALLED_APPS = [
     "layers",
     "cases",
     "fixtures",
+    "boundaries",
+    "geocoding",
+    "tiles",
 ]
 
 MIDDLEWARE = [
@@ -113,6 +116,8 @@ STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 STATICFILES_DIRS = [p for p in [BASE_DIR / "frontend" / "dist"] if p.exists()]
 WHITENOISE_USE_FINDERS = True
+MEDIA_ROOT = BASE_DIR / "var" / "media"  # case photos; never served without a permission check
+MEDIA_URL = "/media/"
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 

@@ -20,6 +20,9 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/auth/", include("gisapp.accounts.urls")),
     path("ogcapi/", include("layers.ogcapi.urls")),
+    path("api/", include("geocoding.urls")),
+    path("api/boundaries/", include("boundaries.urls")),
+    path("", include("cases.urls")),
 ]
 
 handler404 = "gisapp.views.not_found"

@@ -16,6 +16,46 @@ from gisapp.accounts.jurisdiction import jurisdiction_of, scope
 
 
 @dataclass(frozen=True)
+class TileBand:
+    """How a layer is cut into vector tiles over a band of zoom levels (both ends included).
+
+    Low zooms cannot afford the source geometry of a whole city: a band may simplify it (tolerance in
+    screen pixels of a 256-px tile at the band's highest zoom, so the change stays below what the eye
+    sees), drop features smaller than `min_area` square pixels, keep only some rows (`only`, a Q on the
+    layer's own columns), publish fewer attributes, or replace points by pre-aggregated clusters.  The
+    tiles app keeps a generalised copy of every such band up to date with database triggers.
+    """
+
+    minzoom: int
+    maxzoom: int
+    attributes: tuple[str, ...] | None = None  # subset of the layer's tile attributes; None: all of them
+    simplify: float = 0.0  # pixels; 0: the source geometry
+    min_area: float = 0.0  # square pixels; polygons smaller than this are left out of the band
+    only: Q | None = None  # rows drawn in this band; None: all rows
+    cluster: bool = False  # points only: clusters of a cell (1/16 of a tile) instead of features
+
+    @property
+    def generalised(self) -> bool:
+        return bool(self.simplify or self.min_area)
+
+
+@dataclass(frozen=True)
+class TileOptions:
+    """What the vector tiles publish of a layer (see tiles/ and docs/TILES.md)."""
+
+    # tile attribute name → ORM lookup path; None: the layer's published `properties`
+    attributes: dict[str, str] | None = None
+    # zoom bands covering the layer's minzoom..maxzoom; empty: one band of source geometry
+    bands: tuple[TileBand, ...] = ()
+    # seconds browsers may keep a public tile without asking again (the server's own cache is exact)
+    max_age: int = 60
+    # clusters also count the rows matching this Q as `open` (e.g. cases not yet closed)
+    cluster_open: Q | None = None
+    # only rows of the boundary generation in force, the rule `base=_current_grids` applies to querysets
+    current_generation: bool = False
+
+
+@dataclass(frozen=True)
 class LayerSpec:
     id: str
     title: str  # Chinese, shown to users
@@ -33,6 +73,20 @@ class LayerSpec:
     maxzoom: int = 22
     # property names that may be used as equality filters in the OGC API
     filterable: tuple[str, ...] = field(default_factory=tuple)
+    tiles: TileOptions = field(default_factory=TileOptions)
+
+    def tile_attributes(self) -> dict[str, str]:
+        return dict(self.tiles.attributes if self.tiles.attributes is not None else self.properties)
+
+    def tile_bands(self) -> tuple[TileBand, ...]:
+        return self.tiles.bands or (TileBand(self.minzoom, self.maxzoom),)
+
+    def tile_band(self, z: int) -> TileBand | None:
+        """The band drawing zoom `z`, or None when the layer has nothing to draw at that zoom."""
+        for band in self.tile_bands():
+            if band.minzoom <= z <= band.maxzoom:
+                return band
+        return None
 
     @property
     def model(self):
@@ -78,6 +132,14 @@ LAYERS: dict[str, LayerSpec] = {
             maxzoom=16,
             properties={"code": "code", "level": "level", "name": "name", "parent_code": "parent__code"},
             filterable=("code", "level", "name", "parent_code"),
+            tiles=TileOptions(
+                max_age=600,
+                bands=(
+                    TileBand(0, 9, only=Q(level__in=["city", "district"]), simplify=1.0),
+                    TileBand(10, 11, only=Q(level__in=["city", "district", "street"]), simplify=0.5),
+                    TileBand(12, 16),
+                ),
+            ),
         ),
         LayerSpec(
             id="grids",
@@ -97,6 +159,17 @@ LAYERS: dict[str, LayerSpec] = {
                 "target_households": "target_households",
             },
             filterable=("code", "net", "name", "community_code", "kind"),
+            tiles=TileOptions(
+                max_age=300,
+                current_generation=True,
+                bands=(
+                    # A grid is 1-3 px wide at z8-z9: draw the bigger ones, as outlines without names.
+                    TileBand(8, 8, attributes=("code", "net"), simplify=1.0, min_area=2.0),
+                    TileBand(9, 9, attributes=("code", "net"), simplify=1.0, min_area=2.0),
+                    TileBand(10, 11, attributes=("code", "net"), simplify=0.5, min_area=0.5),
+                    TileBand(12, 22),
+                ),
+            ),
         ),
         LayerSpec(
             id="buildings",
@@ -118,6 +191,9 @@ LAYERS: dict[str, LayerSpec] = {
                 "community_code": "community__code",
             },
             filterable=("grid_code", "use", "road", "estate", "community_code"),
+            tiles=TileOptions(
+                max_age=300, bands=(TileBand(13, 14, attributes=("use", "floors")), TileBand(15, 22))
+            ),
         ),
         LayerSpec(
             id="party-organisations",
@@ -136,6 +212,7 @@ LAYERS: dict[str, LayerSpec] = {
                 "address": "address",
             },
             filterable=("kind", "grid_code", "community_code"),
+            tiles=TileOptions(bands=(TileBand(10, 12, cluster=True), TileBand(13, 22))),
         ),
         LayerSpec(
             id="service-stations",
@@ -156,6 +233,7 @@ LAYERS: dict[str, LayerSpec] = {
                 "is_public": "is_public",
             },
             filterable=("kind", "grid_code"),
+            tiles=TileOptions(bands=(TileBand(8, 12, cluster=True), TileBand(13, 22))),
         ),
         LayerSpec(
             id="roads",
@@ -166,6 +244,14 @@ LAYERS: dict[str, LayerSpec] = {
             public=True,
             properties={"name": "name", "kind": "kind"},
             filterable=("name", "kind"),
+            tiles=TileOptions(
+                max_age=600,
+                bands=(
+                    TileBand(0, 9, only=Q(kind="arterial"), simplify=1.0),
+                    TileBand(10, 12, only=~Q(kind="alley"), simplify=0.5),
+                    TileBand(13, 22),
+                ),
+            ),
         ),
         LayerSpec(
             id="water",
@@ -176,6 +262,9 @@ LAYERS: dict[str, LayerSpec] = {
             public=True,
             properties={"name": "name", "kind": "kind"},
             filterable=("kind",),
+            tiles=TileOptions(
+                max_age=600, bands=(TileBand(0, 11, simplify=1.0, min_area=1.0), TileBand(12, 22))
+            ),
         ),
         LayerSpec(
             id="green",
@@ -186,6 +275,9 @@ LAYERS: dict[str, LayerSpec] = {
             public=True,
             properties={"name": "name", "kind": "kind"},
             filterable=("kind",),
+            tiles=TileOptions(
+                max_age=600, bands=(TileBand(0, 11, simplify=1.0, min_area=2.0), TileBand(12, 22))
+            ),
         ),
         LayerSpec(
             id="cases",
@@ -206,6 +298,20 @@ LAYERS: dict[str, LayerSpec] = {
                 "address": "address",
             },
             filterable=("category", "status", "channel", "grid_code"),
+            tiles=TileOptions(
+                # No free-text address on the map: with a category it could point at one household.
+                attributes={
+                    "number": "number",
+                    "category": "category__code",
+                    "category_name": "category__name",
+                    "status": "status",
+                    "channel": "channel",
+                    "reported_at": "reported_at",
+                    "grid_code": "grid_code",
+                },
+                cluster_open=~Q(status__in=["closed", "evaluated", "rejected", "merged"]),
+                bands=(TileBand(8, 13, cluster=True), TileBand(14, 22)),
+            ),
         ),
     ]
 }

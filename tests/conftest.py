@@ -82,4 +82,8 @@ def app_server(test_database_url):
             time.sleep(0.3)
     yield base
     proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:  # a stream still open keeps a graceful shutdown waiting
+        proc.kill()
+        proc.wait(timeout=10)

@@ -12,6 +12,7 @@ from django.contrib import admin
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
+from cases.models import Case
 from gisapp.accounts.models import ApiToken
 from layers.masking import mask_id_number, mask_name, mask_phone
 from layers.models import AdminLevel, AdminUnit, Building, Grid, Resident
@@ -119,7 +120,15 @@ def _external_references(html: str) -> list[str]:
     return [r for r in refs if urlsplit(r).netloc and urlsplit(r).hostname not in {"testserver", None}]
 
 
-@pytest.mark.parametrize("label", ["layers.Grid", "layers.Building", "cases.Case"])
+def test_cases_are_read_only_in_the_admin(root_client, db):
+    """Cases change only through the loop (which writes the trail): the admin shows, never saves."""
+    case = Case.objects.order_by("pk").first()
+    html = _html(root_client.get(f"/admin/cases/case/{case.pk}/change/"))
+    assert case.number in html and 'name="_save"' not in html
+    assert root_client.post(f"/admin/cases/case/{case.pk}/change/", {"status": "closed"}).status_code == 403
+
+
+@pytest.mark.parametrize("label", ["layers.Grid", "layers.Building", "layers.ServiceStation"])
 def test_map_widget_is_offline(root_client, db, label):
     row = _some_row(label)
     html = _html(root_client.get(_url(label, f"{row.pk}/change/")))

@@ -2,14 +2,14 @@ from django.db import migrations
 
 
 def seed(apps, schema_editor):
-    from cases.seed import category_rows
+    from cases.seed import CATEGORY_COLUMNS, category_rows
 
     Category = apps.get_model("cases", "Category")
     if Category.objects.exists():
         return
-    for cid, code, name, name_en, kind, parent_id, hours in category_rows():
-        Category.objects.create(id=cid, code=code, name=name, name_en=name_en, kind=kind, parent_id=parent_id,
-                                deadline_hours=hours)
+    known = {f.attname for f in Category._meta.concrete_fields}
+    for row in category_rows():
+        Category.objects.create(**{k: v for k, v in zip(CATEGORY_COLUMNS, row) if k in known})
     schema_editor.execute("select setval(pg_get_serial_sequence('cases_category', 'id'), 1000)")
 
 

@@ -23,6 +23,9 @@ class Role(models.TextChoices):
 class Department(models.Model):
     code = models.CharField(_("代码"), max_length=32, unique=True)
     name = models.CharField(_("名称"), max_length=64)
+    # What the department is (water, power, urban management …): routing rules name a kind, and the
+    # department of that kind whose service area holds the case is the one that acts.
+    kind = models.SlugField(_("类型"), max_length=32, blank=True)
     # Where the department acts ("the water company for this district"); null = the whole city.
     service_area = models.MultiPolygonField(_("服务范围"), srid=4490, null=True, blank=True)
 

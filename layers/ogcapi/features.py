@@ -7,6 +7,7 @@ publishes are selected: a layer's other columns never leave the database.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import decimal
 import json
@@ -29,6 +30,8 @@ PRECISION = 7  # degrees: about 1 cm, beyond any survey the city owns
 # The property each layer's `datetime` parameter applies to; layers without one have no temporal data,
 # so `datetime` selects all of their features (OGC API – Features leaves that to the server).
 TEMPORAL = {"cases": "reported_at"}
+# Layers whose rows are boundary generations: `date=` answers with the rows in force on that day.
+HISTORICAL = ("grids",)
 EXTENT_TTL = 300.0
 _extent_cache: dict[str, tuple[float, list[float] | None]] = {}
 
@@ -47,6 +50,11 @@ def _value(v: Any) -> Any:
     if isinstance(v, list | tuple):
         return [_value(x) for x in v]
     return v
+
+
+def as_of(spec: LayerSpec, at: dt.datetime) -> LayerSpec:
+    """The layer as it was at `at`: the same rules of who sees what, over the generation then in force."""
+    return dataclasses.replace(spec, base=lambda qs: qs.current(at=at))
 
 
 def filtered(spec: LayerSpec, qs: QuerySet, query: ItemsQuery) -> QuerySet:

@@ -11,7 +11,7 @@ from django.conf import settings
 
 from layers.registry import LayerSpec
 
-from .features import TEMPORAL, published_field_type
+from .features import HISTORICAL, TEMPORAL, published_field_type
 from .params import CRS84, MAX_OFFSET
 
 OPENAPI_MEDIA_TYPE = "application/vnd.oai.openapi+json;version=3.0"
@@ -39,6 +39,12 @@ COMMON = {
         "RFC 3339 instant or interval (a/b, open end ..). Applies to the collection's temporal property; "
         "collections without one return all features.",
         {"type": "string"},
+    ),
+    "date": _param(
+        "date",
+        "A past day (YYYY-MM-DD): the boundaries in force at the end of that day "
+        "(某日结束时生效的边界，用于查询历史).",
+        {"type": "string", "format": "date"},
     ),
 }
 
@@ -100,6 +106,8 @@ def openapi_document(base_url: str, layers: list[LayerSpec]) -> dict:
         params = [COMMON["f"], COMMON["bbox"], COMMON["bbox-crs"], _limit(), COMMON["offset"]]
         if spec.id in TEMPORAL:
             params.append(COMMON["datetime"])
+        if spec.id in HISTORICAL:
+            params.append(COMMON["date"])
         for name in spec.filterable:
             params.append(_param(name, f"Equality filter on property {name} (按属性筛选).",
                                  published_field_type(spec, name)))
@@ -126,6 +134,7 @@ def openapi_document(base_url: str, layers: list[LayerSpec]) -> dict:
             "parameters": [
                 {"name": "featureId", "in": "path", "required": True, "schema": {"type": "integer"}},
                 COMMON["f"],
+                *([COMMON["date"]] if spec.id in HISTORICAL else []),
             ],
             "responses": {"200": {"description": "GeoJSON Feature", "content": {
                 "application/geo+json": {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}}},

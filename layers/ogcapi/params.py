@@ -174,14 +174,29 @@ class ItemsQuery:
     offset: int = 0
     bbox: tuple[float, float, float, float] | None = None
     datetime: tuple[dt.datetime | None, dt.datetime | None] | None = None
+    # `date=` of layers with boundary generations: the end of that day, local time
+    date: dt.datetime | None = None
     # property name → value, only the layer's filterable properties
     filters: dict[str, str] = field(default_factory=dict)
     # the parameters as sent (minus paging), to rebuild next/prev links
     passthrough: list[tuple[str, str]] = field(default_factory=list)
 
 
-def parse_items_query(query: QueryDict, filterable: tuple[str, ...]) -> ItemsQuery:
-    check_only(query, COMMON_ITEM_PARAMS + tuple(filterable))
+def parse_day(value: str) -> dt.datetime:
+    """`date=YYYY-MM-DD`: the moment the day ends (local time), so a boundary published that day counts."""
+    try:
+        day = parse_date(value) if _DATE.fullmatch(value) else None
+    except ValueError:  # 2025-02-30 matches the pattern but is no day
+        day = None
+    if day is None:
+        raise bad_parameter("date 必须是 YYYY-MM-DD 格式的日期", "date must be a date as YYYY-MM-DD")
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.max), timezone.get_default_timezone())
+
+
+def parse_items_query(
+    query: QueryDict, filterable: tuple[str, ...], extra: tuple[str, ...] = ()
+) -> ItemsQuery:
+    check_only(query, COMMON_ITEM_PARAMS + tuple(extra) + tuple(filterable))
     check_format(query)
     limit_text = single(query, "limit")
     offset_text = single(query, "offset")
@@ -203,6 +218,9 @@ def parse_items_query(query: QueryDict, filterable: tuple[str, ...]) -> ItemsQue
     when = single(query, "datetime")
     if when is not None:
         result.datetime = parse_datetime_param(when)
+    day = single(query, "date") if "date" in extra else None
+    if day is not None:
+        result.date = parse_day(day)
     for name in filterable:
         value = single(query, name)
         if value is not None:

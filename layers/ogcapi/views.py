@@ -24,9 +24,18 @@ from django.views.decorators.csrf import csrf_exempt
 
 from layers.registry import LAYERS, LayerSpec, get_layer
 
-from .features import extent, feature_text, feature_texts, filtered, unauthorized
+from .features import HISTORICAL, as_of, extent, feature_text, feature_texts, filtered, unauthorized
 from .openapi import OPENAPI_MEDIA_TYPE, openapi_document
-from .params import CRS84, ApiError, check_format, check_only, parse_items_query, wants_json
+from .params import (
+    CRS84,
+    ApiError,
+    check_format,
+    check_only,
+    parse_day,
+    parse_items_query,
+    single,
+    wants_json,
+)
 
 JSON = "application/json"
 GEOJSON = "application/geo+json"
@@ -187,7 +196,9 @@ def items(request: HttpRequest, collection_id: str) -> HttpResponse:
     qs = spec.visible_to(request.user)
     if qs is None:
         raise unauthorized()
-    query = parse_items_query(request.GET, spec.filterable)
+    query = parse_items_query(request.GET, spec.filterable, ("date",) if spec.id in HISTORICAL else ())
+    if query.date is not None:
+        qs = as_of(spec, query.date).visible_to(request.user)
     qs = filtered(spec, qs, query).order_by("pk")
     matched = qs.count()
     page = feature_texts(spec, qs[query.offset:query.offset + query.limit]) if query.offset < matched else []
@@ -220,7 +231,11 @@ def item(request: HttpRequest, collection_id: str, fid: str) -> HttpResponse:
     qs = spec.visible_to(request.user)
     if qs is None:
         raise unauthorized()
-    _only_format(request)
+    check_only(request.GET, ("f", "date") if spec.id in HISTORICAL else ("f",))
+    check_format(request.GET)
+    day = single(request.GET, "date") if spec.id in HISTORICAL else None
+    if day is not None:
+        qs = as_of(spec, parse_day(day)).visible_to(request.user)
     missing = ApiError(404, "NotFound", f"要素不存在：{fid}", f"no such feature: {fid}")
     if not _FID.fullmatch(fid):
         raise missing

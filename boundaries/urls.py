@@ -1,0 +1,17 @@
+"""URLs of the boundary-draft API (mounted at /api/boundaries/)."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "boundaries"
+
+urlpatterns = [
+    path("drafts", views.drafts, name="drafts"),
+    path("drafts/<int:draft_id>", views.draft_detail, name="draft"),
+    path("drafts/<int:draft_id>/grids", views.draft_grids, name="grids"),
+    path("drafts/<int:draft_id>/operations", views.draft_operations, name="operations"),
+    path("drafts/<int:draft_id>/validation", views.draft_validation, name="validation"),
+    path("drafts/<int:draft_id>/impact", views.draft_impact, name="impact"),
+    path("drafts/<int:draft_id>/publish", views.draft_publish, name="publish"),
+]

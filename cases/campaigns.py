@@ -1,0 +1,166 @@
+"""Special campaigns (创安一号…六号): a checklist pushed to every grid of an area, each grid's progress.
+
+A dispatcher or leader launches a campaign over an area inside their jurisdiction; one progress row per
+current comprehensive grid is created at once, so "which grids have not started" is a plain query; grid
+workers tick items for their own grid; the map reads the progress as GeoJSON.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib.gis.db.models.functions import AsGeoJSON
+from django.db import transaction
+from django.http import JsonResponse
+
+from gisapp.accounts.jurisdiction import covers, jurisdiction_of, scope
+from layers.models import Grid
+
+from .api import _int, _json_body, _parse_time, api_view
+from .errors import CaseError
+from .models import Campaign, CampaignProgress
+
+LAUNCHERS = ("dispatcher", "leader", "admin")
+
+
+def _campaign_json(c: Campaign, with_grids: bool = False) -> dict:
+    rows = list(c.progress.values("grid_code", "done"))
+    total = len(c.checklist) * len(rows)
+    done = sum(len(r["done"]) for r in rows)
+    out = {
+        "id": c.pk,
+        "name": c.name,
+        "description": c.description,
+        "area_code": c.area_code,
+        "checklist": c.checklist,
+        "starts_at": c.starts_at.isoformat(),
+        "ends_at": c.ends_at.isoformat() if c.ends_at else None,
+        "grids": len(rows),
+        "grids_done": sum(1 for r in rows if len(r["done"]) == len(c.checklist)),
+        "grids_not_started": sum(1 for r in rows if not r["done"]),
+        "progress": round(done / total, 4) if total else 0,
+    }
+    if with_grids:
+        out["by_grid"] = {r["grid_code"]: sorted(r["done"]) for r in rows}
+    return out
+
+
+@api_view(["GET", "POST"])
+def campaigns(request):
+    if request.method == "GET":
+        qs = scope(Campaign.objects.all(), request.user) | Campaign.objects.filter(
+            progress__grid_code__in=_own_grids(request.user)
+        )
+        return JsonResponse(
+            {"results": [_campaign_json(c) for c in qs.distinct().order_by("-starts_at")[:200]]}
+        )
+    j = jurisdiction_of(request.user)
+    if j.role not in LAUNCHERS and not j.everything:
+        raise CaseError(
+            403, "只有指挥中心或领导可以发起专项行动", "only dispatchers and leaders launch campaigns"
+        )
+    data = _json_body(request)
+    name, area, checklist = data.get("name"), str(data.get("area_code") or ""), data.get("checklist")
+    if not isinstance(name, str) or not 1 <= len(name) <= 64:
+        raise CaseError(400, "名称应为 1–64 字", "name must be 1–64 characters")
+    if not area.isdigit() or not (j.everything or (j.prefix and area.startswith(j.prefix))):
+        raise CaseError(403, "范围超出您的辖区", "the area is outside your jurisdiction")
+    if (
+        not isinstance(checklist, list)
+        or not 1 <= len(checklist) <= 50
+        or not all(isinstance(i, str) and 0 < len(i) <= 200 for i in checklist)
+    ):
+        raise CaseError(400, "检查清单应为 1–50 项文本", "checklist must be a list of 1–50 texts")
+    ends = _parse_time(data["ends_at"], "ends_at") if data.get("ends_at") else None
+    grids = list(
+        Grid.objects.current()
+        .filter(net__code="comprehensive", code__startswith=area)
+        .values_list("code", flat=True)
+    )
+    if not grids:
+        raise CaseError(400, "该范围内没有网格", "no grid in that area")
+    with transaction.atomic():
+        c = Campaign.objects.create(
+            name=name,
+            description=str(data.get("description", ""))[:2000],
+            area_code=area,
+            checklist=checklist,
+            ends_at=ends,
+            created_by=request.user,
+        )
+        CampaignProgress.objects.bulk_create(CampaignProgress(campaign=c, grid_code=g) for g in grids)
+    return JsonResponse(_campaign_json(c), status=201)
+
+
+def _own_grids(user) -> list[str]:
+    j = jurisdiction_of(user)
+    return [j.prefix] if j.prefix and len(j.prefix) == 15 else []
+
+
+def _campaign(request, pk: int) -> Campaign:
+    c = Campaign.objects.filter(pk=pk).first()
+    if c is None or not (
+        covers(request.user, c.area_code)
+        or c.progress.filter(grid_code__in=_own_grids(request.user)).exists()
+        or _covers_area(request.user, c.area_code)
+    ):
+        raise CaseError(404, "专项行动不存在或无权查看", "no such campaign, or not yours to see")
+    return c
+
+
+def _covers_area(user, area: str) -> bool:
+    j = jurisdiction_of(user)
+    return j.everything or bool(j.prefix and area.startswith(j.prefix))
+
+
+@api_view(["GET"])
+def campaign_detail(request, pk: int):
+    return JsonResponse(_campaign_json(_campaign(request, pk), with_grids=True))
+
+
+@api_view(["POST"])
+def campaign_progress(request, pk: int):
+    """A grid worker ticks checklist items for a grid: {"grid_code", "done": [indexes]}."""
+    c = _campaign(request, pk)
+    data = _json_body(request)
+    grid = str(data.get("grid_code") or "")
+    done = data.get("done")
+    if not covers(request.user, grid):
+        raise CaseError(403, "只能更新本人辖区的网格", "you can only update grids in your jurisdiction")
+    if not isinstance(done, list) or not all(isinstance(i, int) and 0 <= i < len(c.checklist) for i in done):
+        raise CaseError(400, "done 应为检查清单序号列表", "done must be a list of checklist indexes")
+    row = c.progress.filter(grid_code=grid).first()
+    if row is None:
+        raise CaseError(404, "该网格不在本次行动范围内", "that grid is not part of the campaign")
+    row.done = sorted(set(done))
+    row.updated_by = request.user
+    row.save()
+    return JsonResponse(_campaign_json(c, with_grids=True))
+
+
+@api_view(["GET"])
+def campaign_map(request, pk: int):
+    """Grid polygons with each grid's progress (0–1), for the map."""
+    c = _campaign(request, pk)
+    progress = dict(c.progress.values_list("grid_code", "done"))
+    n = max(1, len(c.checklist))
+    limit = _int(request.GET.get("limit", "20000"), "limit", 1, 20000)
+    grids = (
+        Grid.objects.current()
+        .filter(net__code="comprehensive", code__in=list(progress))
+        .annotate(json=AsGeoJSON("geom", precision=6))
+        .values("code", "name", "json")[:limit]
+    )
+    features = [
+        {
+            "type": "Feature",
+            "geometry": json.loads(g["json"]),
+            "properties": {
+                "code": g["code"],
+                "name": g["name"],
+                "progress": round(len(progress[g["code"]]) / n, 4),
+            },
+        }
+        for g in grids
+    ]
+    return JsonResponse({"type": "FeatureCollection", "features": features})

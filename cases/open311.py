@@ -1,0 +1,179 @@
+"""Open311 GeoReport v2 at /open311/v2/: services, requests (GET, POST) and requests/{id}, JSON and XML.
+
+Our categories are the services (items of the dictionary, grouped by their class), the case number is the
+service_request_id, and our states map to open/closed.  Filing needs an API key (Open311Client); reading
+is public, but without a key only cases filed by the public are listed, and never anyone's contact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from xml.etree.ElementTree import Element, SubElement, tostring
+
+from django.http import HttpResponse, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from gisapp.accounts.models import hash_token
+
+from .errors import CaseError
+from .models import Case, Category, Open311Client
+from .models.case import FINAL_STATES, Channel
+from .services import create_case
+
+PUBLIC_CHANNELS = (Channel.OPEN311, Channel.PUBLIC, Channel.WEB, Channel.WECHAT)
+MAX_RESULTS = 1000
+
+
+def _render(data, fmt: str, root: str, item: str, status: int = 200) -> HttpResponse:
+    if fmt == "json":
+        return JsonResponse(data, safe=False, status=status, json_dumps_params={"ensure_ascii": False})
+    top = Element(root)
+    for row in data:
+        node = SubElement(top, item)
+        for key, value in row.items():
+            child = SubElement(node, key)
+            if isinstance(value, bool):
+                child.text = "true" if value else "false"
+            elif value is not None:
+                child.text = str(value)
+    body = b'<?xml version="1.0" encoding="utf-8"?>' + tostring(top, encoding="utf-8")
+    return HttpResponse(body, content_type="text/xml; charset=utf-8", status=status)
+
+
+def _error(fmt: str, status: int, description: str) -> HttpResponse:
+    return _render([{"code": status, "description": description}], fmt, "errors", "error", status)
+
+
+def _fmt(fmt: str) -> str:
+    if fmt not in ("json", "xml"):
+        raise CaseError(404, "格式应为 json 或 xml", "format must be .json or .xml")
+    return fmt
+
+
+def _client(request) -> Open311Client | None:
+    key = request.POST.get("api_key") or request.GET.get("api_key")
+    if not key:
+        return None
+    return Open311Client.objects.filter(key_hash=hash_token(key[:200]), active=True).first()
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return timezone.localtime(value).isoformat() if value else None
+
+
+def services(request, fmt: str):
+    try:
+        fmt = _fmt(fmt)
+    except CaseError as exc:
+        return HttpResponse(exc.en, status=404)
+    rows = [
+        {
+            "service_code": c.code,
+            "service_name": c.name,
+            "description": c.name_en,
+            "metadata": False,
+            "type": "realtime",
+            "keywords": c.name_en,
+            "group": c.parent.name,
+        }
+        for c in Category.objects.filter(parent__isnull=False).select_related("parent").order_by("code")
+    ]
+    return _render(rows, fmt, "services", "service")
+
+
+def _request_row(case: Case) -> dict:
+    notes = case.result or ""
+    if case.duplicate_of_id:
+        notes = f"已合并至 {case.duplicate_of.number}. {notes}".strip()
+    return {
+        "service_request_id": case.number,
+        "status": "closed" if case.status in FINAL_STATES else "open",
+        "status_notes": notes,
+        "service_name": case.category.name,
+        "service_code": case.category.code,
+        "description": case.description,
+        "agency_responsible": case.department.name if case.department_id else (case.assignee_code or ""),
+        "service_notice": "",
+        "requested_datetime": _iso(case.reported_at),
+        "updated_datetime": _iso(case.updated_at),
+        "expected_datetime": _iso(case.due_at),
+        "address": case.address,
+        "address_id": case.building_id,
+        "zipcode": "",
+        "lat": case.geom.y if case.geom else None,
+        "long": case.geom.x if case.geom else None,
+        "media_url": "",
+    }
+
+
+def _readable(request) -> object:
+    qs = Case.objects.select_related("category", "department", "duplicate_of")
+    return qs if _client(request) is not None else qs.filter(channel__in=PUBLIC_CHANNELS)
+
+
+@csrf_exempt  # API-key clients carry no session
+def requests_(request, fmt: str):
+    try:
+        fmt = _fmt(fmt)
+    except CaseError as exc:
+        return HttpResponse(exc.en, status=404)
+    if request.method == "POST":
+        return _post_request(request, fmt)
+    if request.method != "GET":
+        return _error(fmt, 405, "GET or POST")
+    qs = _readable(request)
+    g = request.GET
+    try:
+        if g.get("service_request_id"):
+            qs = qs.filter(number__in=[n.strip() for n in g["service_request_id"].split(",")][:MAX_RESULTS])
+        if g.get("service_code"):
+            qs = qs.filter(category__code__in=g["service_code"].split(","))
+        if g.get("status") in ("open", "closed"):
+            closed = qs.filter(status__in=FINAL_STATES)
+            qs = closed if g["status"] == "closed" else qs.exclude(status__in=FINAL_STATES)
+        elif g.get("status"):
+            return _error(fmt, 400, "status must be open or closed")
+        end = _time(g.get("end_date")) or timezone.now()
+        start = _time(g.get("start_date")) or end - dt.timedelta(days=90)
+    except ValueError:
+        return _error(fmt, 400, "start_date and end_date must be ISO 8601 (w3) date-times")
+    qs = qs.filter(reported_at__gte=start, reported_at__lte=end).order_by("-reported_at")[:MAX_RESULTS]
+    return _render([_request_row(c) for c in qs], fmt, "service_requests", "request")
+
+
+def _time(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
+
+
+def _post_request(request, fmt: str) -> HttpResponse:
+    if _client(request) is None:
+        return _error(fmt, 403, "a valid api_key is required to file requests")
+    p = request.POST
+    data: dict = {"category": p.get("service_code"), "description": p.get("description", "")}
+    if p.get("lat") or p.get("long"):
+        data["location"] = {"lon": p.get("long"), "lat": p.get("lat"), "crs": "EPSG:4326"}
+    elif p.get("address_string"):
+        data["address"] = p["address_string"]
+    contact = p.get("phone") or p.get("email") or ""
+    data["contact"] = contact[:64]
+    try:
+        result = create_case(data, None, Channel.OPEN311, request.headers.get("Idempotency-Key"))
+    except CaseError as exc:
+        return _error(fmt, exc.status, exc.en)
+    row = {"service_request_id": result.case.number, "service_notice": "", "account_id": ""}
+    return _render([row], fmt, "service_requests", "request", 201 if result.created else 200)
+
+
+def request_detail(request, number: str, fmt: str):
+    try:
+        fmt = _fmt(fmt)
+    except CaseError as exc:
+        return HttpResponse(exc.en, status=404)
+    case = _readable(request).filter(number=number[:24]).first()
+    if case is None:
+        return _error(fmt, 404, f"no request {number[:24]}")
+    return _render([_request_row(case)], fmt, "service_requests", "request")

@@ -1,0 +1,417 @@
+"""Batch geocoding: uploads parsed into rows, jobs stored in the database, worked in chunks.
+
+Why a background thread in the web process rather than a separate worker command: the deployment is one
+`./gis up` (or one uvicorn service in docker-compose) on a closed network, and a second long-running
+process is one more thing to install, supervise and forget.  The job itself lives in the database, so
+the thread holds nothing that cannot be recovered: results are stored per chunk of CHUNK rows with the
+job's progress and a heartbeat, and a job whose heartbeat is older than STALE_AFTER (its process died or
+was restarted) is taken over — resuming after its last stored chunk — by the next process that looks at
+it (a status request, a new upload, or `manage.py geocode_batch --work`).  Each process runs one job at a
+time: the machine has two cores, and a second concurrent job would only slow the web requests down.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from . import crs as crsmod
+from .geocoder import Result, geocode_many
+from .models import GeocodeJob, GeocodeJobChunk, JobStatus
+
+log = logging.getLogger(__name__)
+
+CHUNK = 2000
+STALE_AFTER = timedelta(seconds=120)
+ADDRESS_COLUMNS = ("address", "地址", "q", "query", "标准地址", "详细地址", "事发地址", "addr")
+CONFIDENT = 0.8
+
+
+class UploadError(ValueError):
+    def __init__(self, zh: str, en: str, status: int = 400):
+        super().__init__(en)
+        self.zh, self.en, self.status = zh, en, status
+
+
+def max_rows() -> int:
+    return int(getattr(settings, "GEOCODE_BATCH_MAX_ROWS", 200_000))
+
+
+# ---------------------------------------------------------------- reading uploads
+def decode(data: bytes) -> str:
+    """UTF-8 (with or without BOM), else GB18030 — what Excel on a Chinese desktop saves."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise UploadError("文件编码无法识别（请用 UTF-8 或 GBK）", "cannot decode the file (use UTF-8 or GBK)")
+
+
+def _pick_column(header: list[str], column: str | None) -> int:
+    names = [h.strip().lower() for h in header]
+    if column:
+        if column.strip().lower() in names:
+            return names.index(column.strip().lower())
+        raise UploadError(f"没有名为“{column}”的列", f"no column named {column!r}")
+    for wanted in ADDRESS_COLUMNS:
+        if wanted in names:
+            return names.index(wanted)
+    raise UploadError(
+        "找不到地址列：请把地址所在列命名为 address 或“地址”，或用 column 参数指定",
+        "no address column: name it 'address' (or 地址) or give the `column` parameter",
+    )
+
+
+def parse_csv(text: str, column: str | None = None) -> tuple[list[str], list[list[str]], int]:
+    rows = list(csv.reader(io.StringIO(text)))
+    rows = [r for r in rows if any(cell.strip() for cell in r)]
+    if not rows:
+        raise UploadError("文件中没有数据行", "the file has no rows")
+    header = rows[0]
+    names = [h.strip().lower() for h in header]
+    if column or any(name in names for name in ADDRESS_COLUMNS):
+        return header, rows[1:], _pick_column(header, column)
+    if len(header) == 1:
+        return ["address"], rows, 0  # a bare list of addresses, one per line, no header
+    raise UploadError(
+        "找不到地址列：请把地址所在列命名为 address 或“地址”，或用 column 参数指定",
+        "no address column: name it 'address' (or 地址) or give the `column` parameter",
+    )
+
+
+def parse_json(text: str, column: str | None = None) -> tuple[list[str], list[list[str]], int]:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise UploadError("JSON 格式错误", f"invalid JSON: {exc}") from None
+    if isinstance(data, dict):
+        data = data.get("addresses", data.get("rows"))
+    if not isinstance(data, list) or not data:
+        raise UploadError(
+            "JSON 应为地址数组，或含 addresses 数组的对象",
+            "JSON must be a list of addresses or an object with an `addresses` list",
+        )
+    if all(isinstance(x, str) for x in data):
+        return ["address"], [[x] for x in data], 0
+    if all(isinstance(x, dict) for x in data):
+        header: list[str] = []
+        for x in data:
+            for k in x:
+                if k not in header:
+                    header.append(str(k))
+        col = _pick_column(header, column)
+        rows = [["" if x.get(h) is None else str(x.get(h)) for h in header] for x in data]
+        return header, rows, col
+    raise UploadError(
+        "JSON 数组的元素应全为字符串或全为对象", "JSON list items must be all strings or all objects"
+    )
+
+
+def parse_upload(data: bytes, kind: str, column: str | None = None) -> tuple[list[str], list[list[str]], int]:
+    """(columns, rows, index of the address column) from CSV or JSON bytes; UploadError on bad input."""
+    text = decode(data)
+    header, rows, col = parse_json(text, column) if kind == "json" else parse_csv(text, column)
+    if not rows:
+        raise UploadError("文件中没有数据行", "the file has no data rows")
+    if len(rows) > max_rows():
+        raise UploadError(
+            f"行数过多（{len(rows)} 行，最多 {max_rows()} 行）",
+            f"too many rows ({len(rows)}, at most {max_rows()})",
+            status=413,
+        )
+    return header, rows, col
+
+
+# ---------------------------------------------------------------- results as CSV
+def result_columns(nets: list[str]) -> list[str]:
+    return [
+        "status",
+        "confidence",
+        "level",
+        "building_id",
+        "matched_address",
+        "lon",
+        "lat",
+        "grid_code",
+        *[f"grid_{n}" for n in nets],
+        "district_code",
+        "district",
+        "street_code",
+        "street",
+        "community_code",
+        "community",
+        "unit",
+        "room",
+        "candidates",
+        "reason",
+    ]
+
+
+def net_codes() -> list[str]:
+    with connection.cursor() as cur:
+        cur.execute("select code from layers_net order by ordering, code")
+        return [r[0] for r in cur.fetchall()]
+
+
+def result_cells(res: Result, nets: list[str]) -> list[str]:
+    """One output row's result part; every failure says why (in Chinese and English)."""
+    if res.error:
+        return [
+            "invalid",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            *[""] * len(nets),
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "0",
+            f"{res.error['zh']} / {res.error['en']}",
+        ]
+    if not res.candidates:
+        reason = res.reason or {"zh": "未找到", "en": "not found"}
+        return [
+            "not_found",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            *[""] * len(nets),
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "0",
+            f"{reason['zh']} / {reason['en']}",
+        ]
+    top = res.candidates[0]
+    admin = top.get("admin", {})
+    status = "ok" if top["confidence"] >= CONFIDENT else "uncertain"
+    reason = ""
+    if "explain" in top:
+        reason = f"{top['explain']['zh']} / {top['explain']['en']}"
+    elif status == "uncertain" and res.reason:
+        reason = f"{res.reason['zh']} / {res.reason['en']}"
+    return [
+        status,
+        f"{top['confidence']:.3f}",
+        top["level"],
+        "" if top["building_id"] is None else str(top["building_id"]),
+        top["address"],
+        str(top["lon"]),
+        str(top["lat"]),
+        top["grid_code"] or "",
+        *[top["grids"].get(n, "") for n in nets],
+        admin.get("district", {}).get("code", ""),
+        admin.get("district", {}).get("name", ""),
+        admin.get("street", {}).get("code", ""),
+        admin.get("street", {}).get("name", ""),
+        admin.get("community", {}).get("code", ""),
+        admin.get("community", {}).get("name", ""),
+        "" if top.get("unit") is None else str(top["unit"]),
+        top.get("room") or "",
+        str(res.found),
+        reason,
+    ]
+
+
+def _geocode_half(queries: list[str], system: crsmod.RefSystem) -> list[Result]:
+    try:
+        return geocode_many(queries, system, limit=1)
+    finally:
+        connection.close()  # this thread's own connection
+
+
+def _geocode_parallel(queries: list[str], system: crsmod.RefSystem) -> list[Result]:
+    """Only the best answer goes into the sheet (with the number of candidates beside it).  Two halves in
+    two threads with their own connections: while one waits for PostgreSQL the other parses and scores,
+    which is what two cores allow (measured ≈1.4× over one thread; see docs/BENCHMARKS.md)."""
+    threads = int(getattr(settings, "GEOCODE_BATCH_THREADS", 2))
+    if threads <= 1 or len(queries) < 200:
+        return geocode_many(queries, system, limit=1)
+    size = -(-len(queries) // threads)
+    parts = [queries[k : k + size] for k in range(0, len(queries), size)]
+    with ThreadPoolExecutor(max_workers=len(parts), thread_name_prefix="geocode") as pool:
+        done = list(pool.map(_geocode_half, parts, [system] * len(parts)))
+    return [r for part in done for r in part]
+
+
+def process_rows(
+    rows: list[list[str]], col: int, system: crsmod.RefSystem, nets: list[str], start: int = 0
+) -> tuple[list[list[str]], int]:
+    """Output rows (row number, input cells, result cells) for one chunk, and how many were matched."""
+    queries = [r[col] if col < len(r) else "" for r in rows]
+    # The same address often comes many times in a complaint sheet: geocode each text once.
+    unique = list(dict.fromkeys(queries))
+    by_text = dict(zip(unique, _geocode_parallel(unique, system), strict=True))
+    out, matched = [], 0
+    for k, (row, q) in enumerate(zip(rows, queries, strict=True)):
+        cells = result_cells(by_text[q], nets)
+        matched += cells[0] in ("ok", "uncertain")
+        out.append([str(start + k + 1), *row, *cells])
+    return out, matched
+
+
+def to_csv(rows: Iterable[list[str]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------- jobs
+def create_job(
+    header: list[str], rows: list[list[str]], col: int, system: crsmod.RefSystem, user
+) -> GeocodeJob:
+    return GeocodeJob.objects.create(
+        created_by=user if user is not None and user.is_authenticated else None,
+        crs=system.label,
+        columns=header,
+        query_column=col,
+        rows=rows,
+        total=len(rows),
+    )
+
+
+def run_job(job_id, progress: Callable[[int], None] | None = None) -> None:
+    """Work a job from its last stored chunk to the end (the caller has claimed it)."""
+    job = GeocodeJob.objects.get(pk=job_id)
+    system = crsmod.parse_crs(job.crs)
+    nets = net_codes()
+    header = ["row", *job.columns, *result_columns(nets)]
+    done_chunks = set(job.chunks.values_list("index", flat=True))
+    try:
+        for index, start in enumerate(range(0, job.total, CHUNK)):
+            if index in done_chunks:
+                continue
+            if GeocodeJob.objects.filter(pk=job.pk, status=JobStatus.CANCELLED).exists():
+                return
+            out, matched = process_rows(
+                job.rows[start : start + CHUNK], job.query_column, system, nets, start
+            )
+            if index == 0:
+                out.insert(0, header)
+            with transaction.atomic():
+                GeocodeJobChunk.objects.create(
+                    job=job, index=index, csv=to_csv(out), rows=len(out) - (index == 0), matched=matched
+                )
+                agg = job.chunks.aggregate(n=Sum("rows"), m=Sum("matched"))
+                GeocodeJob.objects.filter(pk=job.pk).exclude(status=JobStatus.CANCELLED).update(
+                    done=agg["n"], matched=agg["m"], failed=agg["n"] - agg["m"], heartbeat_at=timezone.now()
+                )
+            if progress:
+                progress(len(out) - (index == 0))
+        GeocodeJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+            status=JobStatus.DONE, finished_at=timezone.now(), heartbeat_at=timezone.now()
+        )
+    except Exception as exc:  # noqa: BLE001 - a job fails with its reason recorded, it never kills the worker
+        log.exception("geocoding job %s failed", job_id)
+        GeocodeJob.objects.filter(pk=job.pk).update(
+            status=JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], finished_at=timezone.now()
+        )
+
+
+def claim_next() -> GeocodeJob | None:
+    """Take the oldest queued job, or a running one whose worker stopped beating."""
+    stale = timezone.now() - STALE_AFTER
+    with transaction.atomic():
+        job = (
+            GeocodeJob.objects.select_for_update(skip_locked=True)
+            .filter(Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, heartbeat_at__lt=stale))
+            .order_by("created_at")
+            .first()
+        )
+        if job is None:
+            return None
+        now = timezone.now()
+        GeocodeJob.objects.filter(pk=job.pk).update(
+            status=JobStatus.RUNNING, heartbeat_at=now, started_at=job.started_at or now
+        )
+        return job
+
+
+_worker: threading.Thread | None = None
+_worker_lock = threading.Lock()
+
+
+def _drain() -> None:
+    try:
+        while True:
+            close_old_connections()
+            job = claim_next()
+            if job is None:
+                return
+            run_job(job.pk)
+    finally:
+        connection.close()
+
+
+def kick() -> None:
+    """Make sure this process has a worker thread draining the queue (one per process)."""
+    global _worker
+    if getattr(settings, "GEOCODE_BATCH_INLINE", False):
+        job = claim_next()
+        while job is not None:
+            run_job(job.pk)
+            job = claim_next()
+        return
+    with _worker_lock:
+        if _worker is not None and _worker.is_alive():
+            return
+        _worker = threading.Thread(target=_drain, name="geocode-batch", daemon=True)
+        _worker.start()
+
+
+def job_status(job: GeocodeJob) -> dict:
+    return {
+        "id": str(job.id),
+        "status": job.status,
+        "total": job.total,
+        "done": job.done,
+        "matched": job.matched,
+        "failed": job.failed,
+        "progress": round(job.done / job.total, 4) if job.total else 1.0,
+        "crs": job.crs,
+        "created_at": job.created_at.isoformat() if job.created_at else None,
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "error": job.error or None,
+        "links": {
+            "self": f"/api/geocode/batch/{job.id}",
+            "result": f"/api/geocode/batch/{job.id}/result.csv",
+        },
+    }
+
+
+def result_text(job: GeocodeJob) -> Iterable[str]:
+    """The whole result CSV (UTF-8 with BOM so that Excel opens it), chunk by chunk."""
+    yield "\ufeff"
+    yield from job.chunks.order_by("index").values_list("csv", flat=True).iterator(chunk_size=4)
