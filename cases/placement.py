@@ -58,31 +58,24 @@ def to_cgcs2000(location: dict) -> Point:
 
 
 def locate(point: Point) -> Placement:
-    """Grids of every net, the building and the chain for a CGCS2000 point inside the city."""
-    with connection.cursor() as cur:
-        cur.execute(
-            """
-            with p as (select st_setsrid(st_makepoint(%s, %s), 4490) g),
-            gen as (
-              select distinct on (net_id) net_id, number from layers_generation
-              where status in ('published', 'superseded') and effective_from <= now()
-              order by net_id, effective_from desc, number desc)
-            select distinct on (n.id) n.code, n.partition_group, g.code
-            from p, layers_grid g join layers_net n on n.id = g.net_id join gen on gen.net_id = g.net_id
-            where st_intersects(g.geom, p.g) and g.generation_low <= gen.number
-              and (g.generation_high is null or g.generation_high >= gen.number)
-            order by n.id, g.code
-            """,
-            [point.x, point.y],
+    """Grids of every net, the building and the chain for a CGCS2000 point inside the city.
+
+    The grids come from the geocoder's own lookup and boundary rule (geocoding.geocoder.pick_grids), so a
+    case and a reverse lookup of its point always agree."""
+    from geocoding.geocoder import grids_at, pick_grids
+
+    hits = grids_at([(point.x, point.y)])[0]
+    if not hits:
+        with connection.cursor() as cur:
+            swapped = _inside_city(cur, point.y, point.x)
+        raise CaseError(
+            422,
+            "该位置不在本市范围内（经纬度是否颠倒？）",
+            "the location is outside the city (are longitude and latitude swapped?)",
+            hint="swapped_axes" if swapped else None,
         )
-        rows = cur.fetchall()
-        if not rows:
-            raise CaseError(
-                422,
-                "该位置不在本市范围内（经纬度是否颠倒？）",
-                "the location is outside the city (are longitude and latitude swapped?)",
-                hint="swapped_axes" if _inside_city(cur, point.y, point.x) else None,
-            )
+    chosen, grids = pick_grids(hits)
+    with connection.cursor() as cur:
         cur.execute(
             """
             select b.id, b.address from layers_building b
@@ -92,12 +85,10 @@ def locate(point: Point) -> Placement:
             [point.x, point.y, BUILDING_SNAP_M, point.x, point.y],
         )
         building = cur.fetchone()
-    grids = {net: code for net, _group, code in rows}
-    community = [code for _net, group, code in rows if group == "community"]
     return Placement(
         point=point,
         grids=grids,
-        grid_code=community[0] if community else "",
+        grid_code=chosen.code if chosen else "",
         building_id=building[0] if building else None,
         address=building[1] if building else "",
     )
@@ -114,13 +105,14 @@ def _inside_city(cur, lon: float, lat: float) -> bool:
 
 def from_address(text: str) -> Placement:
     """The geocoder's best candidate; below PLACE_ME_BELOW the case is left for a dispatcher to place."""
-    from geocoding.api import geocode_best  # the geocoder owns address matching
+    from geocoding.geocoder import geocode_many
 
-    best = geocode_best(text)
-    if best is None or best["confidence"] < PLACE_ME_BELOW:
+    result = geocode_many([text], limit=1)[0]
+    best = result.candidates[0] if result.candidates else None
+    if best is None or best.get("building_id") is None or best["confidence"] < PLACE_ME_BELOW:
         return Placement(point=None, confidence=best["confidence"] if best else 0.0)
     placement = locate(Point(best["lon"], best["lat"], srid=4490))
-    placement.building_id = best.get("building_id") or placement.building_id
+    placement.building_id = best["building_id"]
     placement.address = best.get("address") or placement.address
     placement.confidence = best["confidence"]
     return placement

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from layers.widgets import basemap
 
-from . import views
+from . import openapi, views
 
 admin.site.site_header = _("一网统管电子地图 · 管理后台")
 admin.site.site_title = _("一网统管管理后台")
@@ -14,6 +14,7 @@ admin.site.index_title = _("数据管理")
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    path("api/openapi.json", openapi.openapi_json, name="openapi"),
     # The admin map widget's background (roads, boundaries … from our database), staff only.
     path("admin/basemap.geojson", admin.site.admin_view(basemap), name="admin-basemap"),
     path("admin/", admin.site.urls),

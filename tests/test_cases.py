@@ -325,3 +325,69 @@ def test_the_trail_is_append_only():
     event = CaseEvent.objects.first()
     with pytest.raises(DatabaseError, match="append-only"), connection.cursor() as cur:
         cur.execute("update cases_caseevent set action = 'forged' where id = %s", [event.pk])
+
+
+def test_an_address_is_geocoded_or_queued_for_a_dispatcher(client, spot):
+    worker = login(client, "worker")
+    building = spot[2]
+    r = client.post(
+        "/api/cases",
+        {"category": "SJ0101", "address": building.address},
+        content_type="application/json",
+        **worker,
+    )
+    assert r.status_code == 201, r.content
+    case = r.json()
+    assert case["building_id"] == building.pk and case["grid_code"] == building.grid_code
+    assert case["needs_placement"] is False
+    vague = client.post(
+        "/api/cases",
+        {"category": "SJ0101", "address": "那边路口的垃圾堆旁边"},
+        content_type="application/json",
+        **worker,
+    ).json()
+    assert vague["needs_placement"] is True and vague["grid_code"] is None
+    dispatcher = login(client, "dispatcher")
+    queue = client.get("/api/cases?needs_placement=true", **dispatcher).json()
+    assert vague["number"] in [c["number"] for c in queue["results"]]
+    # an unplaced case cannot be dispatched before it is placed
+    act(client, dispatcher, vague["number"], "register")
+    assert act(client, dispatcher, vague["number"], "dispatch").status_code == 409
+
+
+def test_batch_import_is_all_or_nothing_and_idempotent(tmp_path, spot):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    lon, lat, building = spot
+    good = tmp_path / "good.csv"
+    good.write_text(
+        "id,category,description,lon,lat,address\n"
+        f"r1,SJ0101,垃圾,{lon},{lat},\n"
+        f"r2,BJ0102,路灯不亮,,,{building.address}\n",
+        encoding="utf-8",
+    )
+    before = Case.objects.count()
+    call_command("import_cases", str(good), "--quiet")
+    assert Case.objects.count() == before + 2
+    call_command("import_cases", str(good), "--quiet")  # the same file again: nothing new
+    assert Case.objects.count() == before + 2
+    assert Case.objects.filter(channel="batch", building=building).count() == 2
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        f"category,lon,lat\nSJ0101,{lon},{lat}\nNOPE,{lon},{lat}\nSJ0101,116.4,39.9\n", encoding="utf-8"
+    )
+    with pytest.raises(CommandError, match="2"):
+        call_command("import_cases", str(bad), "--quiet")
+    assert Case.objects.count() == before + 2
+
+
+def test_the_openapi_document_lists_the_case_api(client):
+    doc = client.get("/api/openapi.json").json()
+    assert doc["openapi"].startswith("3.")
+    for path in ("/api/cases", "/api/cases/{number}", "/api/cases/{number}/transitions", "/api/auth/token"):
+        assert path in doc["paths"], path
+    enum = doc["components"]["schemas"]["TransitionRequest"]["properties"]["transition"]["enum"]
+    from cases.workflow import TRANSITIONS
+
+    assert set(enum) == set(TRANSITIONS)

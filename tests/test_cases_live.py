@@ -19,8 +19,12 @@ def _token(base: str, username: str) -> str:
 
 
 def _listen(base: str, token: str, got: list, ready: threading.Event, stop: threading.Event) -> None:
-    with httpx.stream("GET", f"{base}/api/cases/stream", headers={"Authorization": f"Bearer {token}"},
-                      timeout=httpx.Timeout(20, read=20)) as r:
+    with httpx.stream(
+        "GET",
+        f"{base}/api/cases/stream",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=httpx.Timeout(20, read=20),
+    ) as r:
         assert r.status_code == 200
         event = None
         for line in r.iter_lines():
@@ -55,14 +59,17 @@ def test_dispatcher_and_worker_streams(app_server, test_database_url):
 
     grid = Profile.objects.get(user__username="worker").jurisdiction_code
     mine = Case.objects.filter(grid_code=grid).values_list("number", flat=True).first()
-    other = Case.objects.exclude(grid_code=grid).exclude(grid_code="").values_list("number", flat=True).first()
+    other = (
+        Case.objects.exclude(grid_code=grid).exclude(grid_code="").values_list("number", flat=True).first()
+    )
     assert mine and other
     dispatcher, stop_d = _subscribe(app_server, "dispatcher")
     worker, stop_w = _subscribe(app_server, "worker")
     _touch(test_database_url, [other, mine])
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not ({mine, other} <= {e["number"] for e in dispatcher}
-                                               and mine in {e["number"] for e in worker}):
+    while time.monotonic() < deadline and not (
+        {mine, other} <= {e["number"] for e in dispatcher} and mine in {e["number"] for e in worker}
+    ):
         time.sleep(0.1)
     stop_d.set()
     stop_w.set()

@@ -35,8 +35,17 @@ def test_file_and_read_a_request(client, where):
     before = Case.objects.count()
     refused = client.post("/open311/v2/requests.json", {"service_code": "SJ0101", "lat": lat, "long": long})
     assert refused.status_code == 403 and refused.json()[0]["code"] == 403
-    r = client.post("/open311/v2/requests.json", {"api_key": KEY, "service_code": "SJ0101", "lat": lat,
-                                                  "long": long, "description": "路边有垃圾", "phone": "10012345678"})
+    r = client.post(
+        "/open311/v2/requests.json",
+        {
+            "api_key": KEY,
+            "service_code": "SJ0101",
+            "lat": lat,
+            "long": long,
+            "description": "路边有垃圾",
+            "phone": "10012345678",
+        },
+    )
     assert r.status_code == 201, r.content
     number = r.json()[0]["service_request_id"]
     assert Case.objects.count() == before + 1
@@ -83,8 +92,10 @@ def _forget(dsn: str, number: str) -> None:
     with psycopg.connect(dsn) as conn, conn.transaction():
         conn.execute("set constraints all immediate")
         conn.execute("alter table cases_caseevent disable trigger cases_event_append_only")
-        conn.execute("delete from cases_caseevent where case_id = (select id from cases_case where number = %s)",
-                     [number])
+        conn.execute(
+            "delete from cases_caseevent where case_id = (select id from cases_case where number = %s)",
+            [number],
+        )
         conn.execute("delete from cases_case where number = %s", [number])
         conn.execute("alter table cases_caseevent enable trigger cases_event_append_only")
 
@@ -99,15 +110,25 @@ def test_unmodified_open311_clients(app_server, test_database_url, where):
     client = Open311Client(endpoint)
     codes = {s["service_code"] for s in client.list_services()}
     assert "SJ0101" in codes
-    sent = client.create_request("SJ0101", dry_run=False, confirm="SEND", api_key=KEY, lat=lat, lng=long,
-                                 description="井盖旁有垃圾", known_services=client.list_services())
+    sent = client.create_request(
+        "SJ0101",
+        dry_run=False,
+        confirm="SEND",
+        api_key=KEY,
+        lat=lat,
+        lng=long,
+        description="井盖旁有垃圾",
+        known_services=client.list_services(),
+    )
     number = sent.response[0]["service_request_id"]
     try:
         assert client.get_request(number)["status"] == "open"
         xml_reader = GeoReport(f"{app_server}/open311/v2", output_format="xml")
         assert xml_reader.get_service_request(number)["status"] == "open"
         json_reader = GeoReport(f"{app_server}/open311/v2")
-        assert any(r["service_request_id"] == number
-                   for r in json_reader.get_service_requests(service_request_id=number))
+        assert any(
+            r["service_request_id"] == number
+            for r in json_reader.get_service_requests(service_request_id=number)
+        )
     finally:
         _forget(test_database_url, number)
