@@ -15,6 +15,7 @@ from functools import lru_cache
 import numpy as np
 import pyproj
 import shapely
+import shapely.affinity
 from django.contrib.gis.geos import GEOSGeometry
 from shapely.geometry import LineString, MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
@@ -136,29 +137,49 @@ def polygons(geom: BaseGeometry) -> list[Polygon]:
     return out
 
 
+def metres_per_degree(lat: float) -> tuple[float, float]:
+    """Metres per degree of longitude and of latitude at `lat` on the CGCS2000 ellipsoid (series to 1e-5)."""
+    r = math.radians(lat)
+    return (111412.84 * math.cos(r) - 93.5 * math.cos(3 * r),
+            111132.954 - 559.822 * math.cos(2 * r) + 1.175 * math.cos(4 * r))
+
+
 @dataclass(frozen=True)
 class Metric:
-    """Measurements in metres in one Gauss-Kruger zone, on copies of storage geometries."""
+    """Measurements in metres of storage geometries.
+
+    Areas, lengths and widths use the local scale at a reference latitude (an affine map, good to about
+    1 % across a city): it keeps collinear points collinear, so the hairline slivers an overlay leaves at
+    a T-junction measure as the nothing they are (see boundaries.validation).  `project` is the real
+    Gauss-Kruger projection, for coordinates people read or send."""
 
     srid: int
+    lat: float = 45.0
 
     def project(self, geom: BaseGeometry) -> BaseGeometry:
         return _apply(geom, _transformer(SRID, self.srid).transform)
 
+    def local(self, geom: BaseGeometry) -> BaseGeometry:
+        kx, ky = metres_per_degree(self.lat)
+        return shapely.affinity.scale(geom, xfact=kx, yfact=ky, origin=(0, 0))
+
     def area(self, geom: BaseGeometry) -> float:
-        return 0.0 if geom.is_empty else float(self.project(geom).area)
+        if geom.is_empty:
+            return 0.0
+        kx, ky = metres_per_degree(self.lat)
+        return float(geom.area) * kx * ky
 
     def length(self, geom: BaseGeometry) -> float:
-        return 0.0 if geom.is_empty else float(self.project(geom).length)
+        return 0.0 if geom.is_empty else float(self.local(geom).length)
 
     def thin(self, geom: BaseGeometry, width: float) -> bool:
         """Whether no part of `geom` is wider than `width` metres (it vanishes when shrunk by width/2)."""
         if geom.is_empty:
             return True
-        return bool(self.project(geom).buffer(-width / 2.0).is_empty)
+        return bool(self.local(geom).buffer(-width / 2.0).is_empty)
 
     def sliver(self, geom: BaseGeometry) -> bool:
-        g = self.project(geom)
+        g = self.local(geom)
         return g.area < SLIVER_AREA_M2 or 2.0 * g.area / max(g.length, 1e-9) < SLIVER_WIDTH_M
 
     def degrees(self, metres: float) -> float:
@@ -204,3 +225,11 @@ def reading_point(geom: BaseGeometry, metric: Metric) -> tuple[float, float]:
     """Where a grid sits for the code order: its representative point, in metres."""
     p = metric.project(geom.representative_point())
     return (p.x, p.y)
+
+
+def metric_of(draft) -> Metric:
+    """The measuring frame of a draft: its Gauss-Kruger zone, and the latitude of its area's centre."""
+    from layers.models import AdminUnit
+
+    centre = AdminUnit.objects.only("geom").get(pk=draft.area_id).geom.centroid
+    return Metric(draft.metric_srid, centre.y)

@@ -8,7 +8,7 @@ what publishing does.
 
 from __future__ import annotations
 
-from django.db import connection
+from django.db import connection, transaction
 
 from gisapp.accounts.models import Profile
 from layers.models import GridWorker, Net
@@ -63,31 +63,42 @@ BUILDING_EXTRA = ("households, residents, "
 OPEN_CASES = "status not in ('closed', 'evaluated', 'rejected', 'merged') and geom is not null"
 
 
-def point_moves(draft: Draft) -> dict[str, dict]:
-    """(from code, to code) aggregates per layer; empty for overlay nets, whose codes no row stores."""
+# layer → (table, point column, extra columns, row filter, aggregate columns and their names)
+LAYERS = {
+    "buildings": ("layers_building", "point", BUILDING_EXTRA, "",
+                  "count(*), sum(households), sum(residents), sum(units)",
+                  ("buildings", "households", "residents", "house_units")),
+    "party_organisations": ("layers_partyorganisation", "geom", "members", "", "count(*), sum(members)",
+                            ("organisations", "members")),
+    "service_stations": ("layers_servicestation", "geom", "", "", "count(*)", ("stations",)),
+    "open_cases": ("cases_case", "geom", "", OPEN_CASES, "count(*)", ("cases",)),
+}
+
+
+def point_moves(draft: Draft, keep: bool = False) -> dict[str, dict]:
+    """(from code, to code) aggregates per layer; empty for overlay nets, whose codes no row stores.
+
+    The rows that move are computed once into temporary tables `bnd_mv_<layer>` (id, grid_code,
+    new_code, …); with `keep` they are left for the caller's transaction (publish updates from them, so
+    it writes exactly what the preview counted), otherwise dropped."""
     if not Net.objects.filter(code=draft.net.code, follows_communities=True).exists():
         return {}
     p = {"draft": draft.pk}
     out: dict[str, dict] = {}
-    rows = _fetch(
-        moves_sql("layers_building", "point", BUILDING_EXTRA,
-                  select="grid_code, new_code, count(*), sum(households), sum(residents), sum(units)")
-        + " group by 1, 2 order by 3 desc, 1, 2", p)
-    out["buildings"] = _aggregate(rows, ("buildings", "households", "residents", "house_units"))
-    rows = _fetch(moves_sql("layers_partyorganisation", "geom", "members",
-                            select="grid_code, new_code, count(*), sum(members)")
-                  + " group by 1, 2 order by 3 desc, 1, 2", p)
-    out["party_organisations"] = _aggregate(rows, ("organisations", "members"))
-    rows = _fetch(moves_sql("layers_servicestation", "geom", select="grid_code, new_code, count(*)")
-                  + " group by 1, 2 order by 3 desc, 1, 2", p)
-    out["service_stations"] = _aggregate(rows, ("stations",))
-    rows = _fetch(moves_sql("cases_case", "geom", where=OPEN_CASES, select="grid_code, new_code, count(*)")
-                  + " group by 1, 2 order by 3 desc, 1, 2", p)
-    out["open_cases"] = _aggregate(rows, ("cases",))
-    closed = _fetch(
-        f"with {_DRAFT_CTES} select count(*) from cases_case where grid_code in (select code from touched) "
-        f"and status in ('closed', 'evaluated', 'rejected', 'merged')", p)[0][0]
-    out["open_cases"]["closed_cases_keep_their_grid"] = closed
+    with transaction.atomic(), connection.cursor() as cur:
+        for name, (table, point, extra, where, aggregates, names) in LAYERS.items():
+            cur.execute(f"drop table if exists bnd_mv_{name}")
+            cur.execute(f"create temporary table bnd_mv_{name} on commit drop as "
+                        + moves_sql(table, point, extra, where), p)
+            cur.execute(f"select grid_code, new_code, {aggregates} from bnd_mv_{name} "
+                        f"group by 1, 2 order by 3 desc, 1, 2")
+            out[name] = _aggregate(cur.fetchall(), names)
+            if not keep:
+                cur.execute(f"drop table bnd_mv_{name}")
+        cur.execute(
+            f"with {_DRAFT_CTES} select count(*) from cases_case where grid_code in (select code from touched) "
+            f"and status in ('closed', 'evaluated', 'rejected', 'merged')", p)
+        out["open_cases"]["closed_cases_keep_their_grid"] = cur.fetchone()[0]
     return out
 
 
@@ -133,15 +144,17 @@ def code_changes(draft: Draft) -> dict:
 def people(codes: dict) -> dict:
     """Grid workers and user accounts tied to a retired code: they must follow a successor grid."""
     successor = {r["code"]: (r["successors"][0] if r["successors"] else None) for r in codes["retired"]}
+    # Only the columns needed (values()): these rows belong to other features and grow new columns.
     workers = [
-        {"id": w.pk, "name": w.name, "role": w.role, "grid_code": w.grid_code,
-         "suggested": successor.get(w.grid_code)}
+        {**w, "suggested": successor.get(w["grid_code"])}
         for w in GridWorker.objects.filter(grid_code__in=list(successor)).order_by("grid_code", "pk")
+        .values("id", "name", "role", "grid_code")
     ]
     users = [
-        {"username": p.user.username, "role": p.role, "jurisdiction_code": p.jurisdiction_code,
-         "suggested": successor.get(p.jurisdiction_code)}
-        for p in Profile.objects.select_related("user").filter(jurisdiction_code__in=list(successor))
+        {"username": p["user__username"], "role": p["role"], "jurisdiction_code": p["jurisdiction_code"],
+         "suggested": successor.get(p["jurisdiction_code"])}
+        for p in Profile.objects.filter(jurisdiction_code__in=list(successor))
+        .values("user__username", "role", "jurisdiction_code")
     ]
     # New codes are fresh, so nobody works there yet: publish cannot guess who should.
     return {"grid_workers": workers, "users": users, "new_grids_without_workers": list(codes["new"])}

@@ -27,10 +27,10 @@ from .errors import Refusal
 from .geometry import (
     NOISE_M2,
     SNAP_M,
-    Metric,
     clean_holes,
     extend_line,
     from_db,
+    metric_of,
     parse_geojson,
     polygons,
     reading_point,
@@ -80,7 +80,7 @@ class Editor:
     def __init__(self, draft: Draft, user=None) -> None:
         self.draft = draft
         self.user = user
-        self.metric = Metric(draft.metric_srid)
+        self.metric = metric_of(draft)
         self.tol = self.metric.degrees(SNAP_M)
         self.shapes: dict[int, Polygon] = {}
 

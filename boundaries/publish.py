@@ -22,28 +22,30 @@ from layers.models import Generation, GenerationStatus, GridWorker
 from .codes import renumber
 from .drafts import generations_in_force, group_nets
 from .errors import Refusal
-from .geometry import Metric
-from .impact import OPEN_CASES, code_changes, moves_sql, people, point_moves
+from .geometry import metric_of
+from .impact import LAYERS, code_changes, people, point_moves
 from .models import BoundaryChange, Draft, DraftGrid, DraftStatus, RetiredCode
 from .validation import validate
 
 
-def _update_moves(draft_id: int, table: str, point: str, where: str = "") -> int:
-    """Write `grid_code` of every row of `table` the draft moves; returns the number of rows."""
-    sql = moves_sql(table, point, where=where, select="id, new_code")
+def _write_moves(layer: str, table: str) -> int:
+    """Write the new grid codes counted by the preview (temporary table bnd_mv_<layer>)."""
     with connection.cursor() as cur:
-        cur.execute(
-            f"update {table} x set grid_code = m.new_code from ({sql}) m(id, new_code) "
-            f"where x.id = m.id and m.new_code is not null",
-            {"draft": draft_id},
-        )
-        return cur.rowcount
+        cur.execute(f"update {table} x set grid_code = m.new_code from bnd_mv_{layer} m "
+                    f"where x.id = m.id and m.new_code is not null")
+        moved = cur.rowcount
+        cur.execute(f"drop table bnd_mv_{layer}")
+        return moved
 
 
 def publish(draft: Draft, user, note: str, workers: dict[str, str] | None = None) -> BoundaryChange:
     """Publish `draft`; `workers` maps grid-worker ids to the code they move to (default: the successor
     grid that took over most of their retired grid's area)."""
     started = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        timings[name] = round(time.perf_counter() - started - sum(timings.values()), 3)
     if not isinstance(note, str) or not note.strip():
         raise Refusal(400, "note_required", "发布时必须填写说明", "a note is required to publish")
     with transaction.atomic():
@@ -63,15 +65,19 @@ def publish(draft: Draft, user, note: str, workers: dict[str, str] | None = None
                 "open a new draft",
                 base=draft.base_generations, in_force=in_force,
             )
-        metric = Metric(draft.metric_srid)
+        metric = metric_of(draft)
+        lap("lock")
         renumber(draft, set(draft.containers), metric)
+        lap("codes")
         result = validate(draft, record=False)
+        lap("validate")
         if not result["ok"]:
             raise Refusal(422, "invalid_draft", f"草稿有 {result['errors']} 个错误，不能发布",
                           f"the draft has {result['errors']} errors and cannot be published", validation=result)
         codes = code_changes(draft)
-        preview = point_moves(draft)
+        preview = point_moves(draft, keep=True)
         staff = people(codes)
+        lap("impact")
         now = timezone.now()
         generations: dict[str, list[int]] = {}
         for net in nets:
@@ -103,12 +109,12 @@ def publish(draft: Draft, user, note: str, workers: dict[str, str] | None = None
                 {"draft": draft.pk, "nets": list(numbers), "new": [v[1] for v in numbers.values()]},
             )
             opened = cur.rowcount
+        lap("grid_rows")
         moved: dict[str, int] = {}
-        if preview:
-            moved["buildings"] = _update_moves(draft.pk, "layers_building", "point")
-            moved["party_organisations"] = _update_moves(draft.pk, "layers_partyorganisation", "geom")
-            moved["service_stations"] = _update_moves(draft.pk, "layers_servicestation", "geom")
-            moved["open_cases"] = _update_moves(draft.pk, "cases_case", "geom", OPEN_CASES)
+        for layer, (table, *_rest) in LAYERS.items():
+            if layer in preview:
+                moved[layer] = _write_moves(layer, table)
+        lap("reassign")
         reassigned = _move_people(staff, workers or {}, draft)
         change = BoundaryChange.objects.create(
             draft=draft, partition_group=draft.partition_group, area=draft.area, generations=generations,
@@ -121,6 +127,7 @@ def publish(draft: Draft, user, note: str, workers: dict[str, str] | None = None
                 "workers": reassigned,
                 "validation": {"errors": result["errors"], "warnings": result["warnings"]},
                 "seconds": round(time.perf_counter() - started, 3),
+                "timings": timings,
             },
         )
         for r in codes["retired"]:
@@ -143,23 +150,25 @@ def _move_people(staff: dict, requested: dict[str, str], draft: Draft) -> list[d
     if not isinstance(requested, dict):
         raise Refusal(400, "bad_request", "workers 应为 {网格员id: 网格编码}", "workers must map worker ids to codes")
     plan: dict[int, str | None] = {w["id"]: w["suggested"] for w in staff["grid_workers"]}
+    codes = dict(GridWorker.objects.filter(pk__in=[int(k) for k in requested if str(k).isdigit()])
+                 .values_list("pk", "grid_code"))
+    codes.update({w["id"]: w["grid_code"] for w in staff["grid_workers"]})
     for key, target in requested.items():
-        worker = GridWorker.objects.filter(pk=int(key)).first() if str(key).isdigit() else None
-        if worker is None or worker.grid_code not in base:
+        wid = int(key) if str(key).isdigit() else None
+        if wid not in codes or codes[wid] not in base:
             raise Refusal(422, "bad_worker", f"网格员 {key} 不属于本草稿的网格",
                           f"grid worker {key} does not work in a grid of this draft")
-        plan[worker.pk] = target
+        plan[wid] = target
     out = []
     for wid, target in plan.items():
-        worker = GridWorker.objects.get(pk=wid)
         if target not in live:
-            raise Refusal(422, "bad_worker_target", f"网格员 {worker.name} 的新网格 {target} 不在草稿中",
+            raise Refusal(422, "bad_worker_target", f"网格员 {wid} 的新网格 {target} 不在草稿中",
                           f"grid worker {wid} cannot move to {target}: not a grid of the draft")
-        if worker.grid_code == target:
+        if codes[wid] == target:
             continue
-        Profile.objects.filter(user__grid_worker__pk=wid, jurisdiction_code=worker.grid_code).update(
+        Profile.objects.filter(user__grid_worker__pk=wid, jurisdiction_code=codes[wid]).update(
             jurisdiction_code=target)
-        out.append({"id": wid, "from": worker.grid_code, "to": target})
+        out.append({"id": wid, "from": codes[wid], "to": target})
         GridWorker.objects.filter(pk=wid).update(grid_code=target)
     for u in staff["users"]:
         if u["suggested"]:

@@ -15,6 +15,7 @@ from shapely.ops import linemerge
 
 from .geometry import from_db
 from .models import Draft, DraftGrid
+from .validation import SCALE
 
 
 def live_shapes(draft: Draft, container_id: int | None = None) -> dict[str, BaseGeometry]:
@@ -96,12 +97,12 @@ def partition_problems(community_ids: list[int], group: str = "community", srid:
     problems: list[str] = []
     p = {"group": group, "ids": community_ids, "srid": srid}
     with connection.cursor() as cur:
-        # Overlay in the stored CRS, measure the results in metres (see boundaries.validation).
+        # Overlay in the stored CRS, measure the results at the local scale (see boundaries.validation).
+        k = SCALE.format(lat="st_y(st_centroid(a.geom))")
         cur.execute(
             f"""with cur as ({CURRENT_GROUP_GRIDS})
-                select a.code,
-                       st_area(st_transform(st_symdifference(a.geom, u.ug), %(srid)s)),
-                       (select coalesce(sum(st_area(st_transform(st_intersection(x.geom, y.geom), %(srid)s))), 0)
+                select a.code, st_area(st_symdifference(a.geom, u.ug)) * {k},
+                       (select coalesce(sum(st_area(st_intersection(x.geom, y.geom))), 0) * {k}
                         from cur x join cur y on x.id < y.id and x.community_id = a.id and y.community_id = a.id
                         and st_intersects(x.geom, y.geom))
                 from layers_adminunit a cross join lateral (

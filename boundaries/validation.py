@@ -33,23 +33,28 @@ MESSAGES = {
 }
 WARNINGS = {"households_low", "households_high"}
 
-# Overlays run in the stored CRS, where every lookup (point in grid) happens, and only their results are
-# projected to be measured.  Overlaying projected copies instead would report phantom slivers wherever
-# an edit left a T-junction (a vertex on a neighbour's straight edge): a straight edge in degrees is
-# not straight in metres, so two copies that meet exactly in degrees part by millimetres in metres.
+# Overlays run in the stored CRS, where every lookup (point in grid) happens, and their results are
+# measured with the local scale of the unit (square metres per square degree at its latitude): an affine
+# measure, which keeps a degenerate sliver degenerate.  Projecting instead — the overlay's inputs or even
+# its results — reports phantom slivers at every T-junction an edit leaves (a vertex on a neighbour's
+# straight edge): three points collinear in degrees are not collinear in metres, and a 150 m edge then
+# shows a few hundredths of a square metre of "gap" that no point of the city falls into.
+SCALE = """((111132.954 - 559.822 * cos(2 * radians({lat})) + 1.175 * cos(4 * radians({lat})))
+          * (111412.84 * cos(radians({lat})) - 93.5 * cos(3 * radians({lat}))))"""
+
 PREPARE = [
     """create temporary table bnd_g (
            id bigint, code text, net_id bigint, container_id bigint, target int, follows bool,
            geom geometry, area_m float8, perimeter_m float8) on commit drop""",
-    "create temporary table bnd_c (id bigint, code text, geom geometry) on commit drop",
+    "create temporary table bnd_c (id bigint, code text, geom geometry, k float8) on commit drop",
     """insert into bnd_g
        select d.id, d.code, d.net_id, d.container_id, d.target_households, n.follows_communities, d.geom,
               st_area(m), st_perimeter(m)
        from boundaries_draftgrid d join layers_net n on n.id = d.net_id
        cross join lateral (select st_transform(d.geom, %(srid)s) as m) t
        where d.draft_id = %(draft)s and not d.deleted and d.container_id = any(%(containers)s)""",
-    """insert into bnd_c select a.id, a.code, a.geom from layers_adminunit a
-       where a.id = any(%(containers)s)""",
+    """insert into bnd_c select a.id, a.code, a.geom, """ + SCALE.format(lat="st_y(st_centroid(a.geom))") + """
+       from layers_adminunit a where a.id = any(%(containers)s)""",
     "create index on bnd_g (container_id)",
     "analyze bnd_g",
     "analyze bnd_c",
@@ -59,35 +64,34 @@ PREPARE = [
 # (in square degrees: 1e-14 is about 1e-4 m² here, far below the tolerance, far above rounding).
 CHECKS = """
 with u as (
-    select c.id, c.code, c.geom as cg, st_union(g.geom) as ug, coalesce(sum(st_area(g.geom)), 0) as summed
+    select c.id, c.code, c.k, c.geom as cg, st_union(g.geom) as ug, coalesce(sum(st_area(g.geom)), 0) as summed
     from bnd_c c left join bnd_g g on g.container_id = c.id
-    group by c.id, c.code, c.geom
+    group by c.id, c.code, c.k, c.geom
 ),
-gaps as (
-    select u.code, case when u.ug is null then u.cg else st_difference(u.cg, u.ug) end as gap from u
+gaps as materialized (  -- materialized: each overlay is computed once, not once per use
+    select u.code, u.k, case when u.ug is null then u.cg else st_difference(u.cg, u.ug) end as gap from u
 ),
 overlapping as (
     select id from u where u.ug is not null and u.summed - st_area(u.ug) > 1e-14
 ),
-pairs as (
-    select c.code, a.code as a, b.code as b, st_intersection(a.geom, b.geom) as o
+pairs as materialized (
+    select c.code, c.k, a.code as a, b.code as b, st_intersection(a.geom, b.geom) as o
     from bnd_g a join bnd_g b on a.container_id = b.container_id and a.id < b.id
     join bnd_c c on c.id = a.container_id
     where a.container_id in (select id from overlapping) and st_intersects(a.geom, b.geom)
 ),
-outside as (
-    select c.code, g.code as grid, st_difference(g.geom, c.geom) as o
+outside as materialized (
+    select c.code, c.k, g.code as grid, st_difference(g.geom, c.geom) as o
     from bnd_g g join bnd_c c on c.id = g.container_id
     where not st_covers(c.geom, g.geom)
 ),
-measured as (
-    select 'gap' as kind, code, null::text[] as grids, gap as shape from gaps
-    union all select 'overlap', code, array[a, b], o from pairs
-    union all select 'outside', code, array[grid], o from outside
+measured as materialized (
+    select kind, code, grids, shape, st_area(shape) * k as area_m2 from (
+        select 'gap' as kind, code, k, null::text[] as grids, gap as shape from gaps
+        union all select 'overlap', code, k, array[a, b], o from pairs
+        union all select 'outside', code, k, array[grid], o from outside) x
 )
-select kind, code, grids, a, st_pointonsurface(shape), null::int
-from measured cross join lateral (select st_area(st_transform(shape, %(srid)s)) as a) m
-where not st_isempty(shape) and a > %(tol)s
+select kind, code, grids, area_m2, st_pointonsurface(shape), null::int from measured where area_m2 > %(tol)s
 union all
 select 'invalid', c.code, array[g.code], null, st_pointonsurface(st_makevalid(g.geom)), null
 from bnd_g g join bnd_c c on c.id = g.container_id where not st_isvalid(g.geom)

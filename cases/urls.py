@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, campaigns, live, open311
+from . import api, campaigns, live, open311, public
 
 urlpatterns = [
     path("api/cases", api.cases, name="cases"),
@@ -25,4 +25,10 @@ urlpatterns += [
     path("api/campaigns/<int:pk>", campaigns.campaign_detail, name="campaign"),
     path("api/campaigns/<int:pk>/progress", campaigns.campaign_progress, name="campaign-progress"),
     path("api/campaigns/<int:pk>/map", campaigns.campaign_map, name="campaign-map"),
+]
+
+# The public map's reports (anonymous, rate-limited) and their public status by receipt number (issue 7)
+urlpatterns += [
+    path("api/public/reports", public.reports, name="public-reports"),
+    path("api/public/reports/<str:number>", public.report_status, name="public-report-status"),
 ]

@@ -18,7 +18,6 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.conf import settings
@@ -243,27 +242,6 @@ def result_cells(res: Result, nets: list[str]) -> list[str]:
     ]
 
 
-def _geocode_half(queries: list[str], system: crsmod.RefSystem) -> list[Result]:
-    try:
-        return geocode_many(queries, system, limit=1)
-    finally:
-        connection.close()  # this thread's own connection
-
-
-def _geocode_parallel(queries: list[str], system: crsmod.RefSystem) -> list[Result]:
-    """Only the best answer goes into the sheet (with the number of candidates beside it).  Two halves in
-    two threads with their own connections: while one waits for PostgreSQL the other parses and scores,
-    which is what two cores allow (measured ≈1.4× over one thread; see docs/BENCHMARKS.md)."""
-    threads = int(getattr(settings, "GEOCODE_BATCH_THREADS", 2))
-    if threads <= 1 or len(queries) < 200:
-        return geocode_many(queries, system, limit=1)
-    size = -(-len(queries) // threads)
-    parts = [queries[k : k + size] for k in range(0, len(queries), size)]
-    with ThreadPoolExecutor(max_workers=len(parts), thread_name_prefix="geocode") as pool:
-        done = list(pool.map(_geocode_half, parts, [system] * len(parts)))
-    return [r for part in done for r in part]
-
-
 def process_rows(
     rows: list[list[str]], col: int, system: crsmod.RefSystem, nets: list[str], start: int = 0
 ) -> tuple[list[list[str]], int]:
@@ -271,7 +249,8 @@ def process_rows(
     queries = [r[col] if col < len(r) else "" for r in rows]
     # The same address often comes many times in a complaint sheet: geocode each text once.
     unique = list(dict.fromkeys(queries))
-    by_text = dict(zip(unique, _geocode_parallel(unique, system), strict=True))
+    # Only the best answer goes into the sheet (with the number of candidates found beside it).
+    by_text = dict(zip(unique, geocode_many(unique, system, limit=1), strict=True))
     out, matched = [], 0
     for k, (row, q) in enumerate(zip(rows, queries, strict=True)):
         cells = result_cells(by_text[q], nets)

@@ -58,7 +58,7 @@ _DISTRICT_SUFFIX = re.compile(r"(区|县|旗|市)$")
 ADMIN_LEVELS = ("city", "district", "street", "community")
 _LOCK_ID = 0x6E65_6F67  # pg_advisory_xact_lock key for rebuilds
 # Bump when the way names become keys changes (normalisation, short forms): the name table is rebuilt.
-BUILD_VERSION = 1
+BUILD_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)

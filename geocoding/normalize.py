@@ -4,7 +4,8 @@ Names and queries go through exactly the same steps, so a name like 学士三路
 sides and the gazetteer still finds it.  The steps:
 
 1. NFKC: full-width digits, letters and punctuation become ASCII (３３－１ → 33-1).
-2. Lower case; dashes of every kind become "-"; "#" after a number is "号" (3#楼 = 3号楼).
+2. Lower case; dashes of every kind, slashes and spaces between digits become "-" (33/3/501, 33 3 501);
+   "#" after a number is "号" (3#楼 = 3号楼).
 3. Chinese numerals become digits, run by run (cn2an): 三十三 → 33, 五零一 → 501, 两 → 2.  A run is
    converted on its own, so the result never depends on the words around it.  Runs cn2an cannot read
    (百 alone, as in 百合) are kept.
@@ -21,13 +22,14 @@ import unicodedata
 
 import cn2an
 
-_DASHES = dict.fromkeys(map(ord, "‐‑‒–—―−﹣－~～_"), "-")
+_DASHES = dict.fromkeys(map(ord, "‐‑‒–—―−﹣－~～_/"), "-")
+_SPACED_DIGITS = re.compile(r"(?<=\d)\s+(?=\d)")
 _NUMERAL_RUN = re.compile(r"[零〇一二三四五六七八九十百千万两]+")
 _HAS_DIGIT_CHAR = re.compile(r"[零〇一二三四五六七八九十两]")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _UNIT_CHARS = set("号栋幢座单室户层楼门")
 _DIGIT_CHARS = str.maketrans("零〇一二三四五六七八九两", "001234567892")
-_DROP = re.compile(r"[\s,，。.、:：;；()（）\[\]【】{}<>《》\"'“”‘’!！?？|/\\@*&^%$+=`]+")
+_DROP = re.compile(r"[\s,，。.、:：;；()（）\[\]【】{}<>《》\"'“”‘’!！?？|\\@*&^%$+=`]+")
 _HASH = re.compile(r"(\d)#")
 _DESIGNATORS = [
     (re.compile(r"(\d)(?:号楼栋|号楼|号幢|号栋|号座|楼栋|幢|栋|座)"), r"\1栋"),
@@ -66,6 +68,7 @@ def _numeral_text(run: str) -> str:
 def normalize(text: str) -> str:
     """The canonical form of an address or a name (see the module docstring)."""
     t = unicodedata.normalize("NFKC", text).lower().translate(_DASHES)
+    t = _SPACED_DIGITS.sub("-", t)  # 33 3 501 (or 33/3/501) is 33-3-501, never 333501
     t = _NUMERAL_RUN.sub(_numeral, t)
     t = _HASH.sub(r"\1号", t)
     t = _DROP.sub("", t)

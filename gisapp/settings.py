@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "boundaries",
     "geocoding",
     "tiles",
+    "frontend",
 ]
 
 MIDDLEWARE = [

@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/", include("geocoding.urls")),
     path("api/boundaries/", include("boundaries.urls")),
     path("", include("cases.urls")),
+    path("", include("frontend.urls")),  # the map pages: / (public) and /dispatch/
 ]
 
 handler404 = "gisapp.views.not_found"

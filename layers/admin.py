@@ -133,8 +133,8 @@ class GridAdmin(MapModelAdmin):
 
 @admin.register(GridWorker)
 class GridWorkerAdmin(admin.ModelAdmin):
-    list_display = ("name", "role", "grid_code", "phone", "user")
-    list_filter = ("role", StreetFilter)
+    list_display = ("name", "role", "grid_code", "phone", "publish_contact", "user")
+    list_filter = ("role", "publish_contact", StreetFilter)
     search_fields = ("name", "^grid_code", "phone")
     list_select_related = ("user",)
     autocomplete_fields = ("user",)

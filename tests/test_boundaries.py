@@ -573,3 +573,54 @@ def test_bearer_token_api_and_bad_requests(client):
     assert client.post(f"{API}/{draft_id}/operations", json.dumps(
         {"op": "split", "grid": code, "line": mapping(metres)}),
         content_type="application/json", **auth).status_code == 400  # metres read as degrees
+
+
+# ----------------------------------------------------------------------------------------------- import
+def test_a_redrawn_net_from_a_geopackage_becomes_a_draft(tmp_path, client, planner):
+    import fiona
+    import pyproj
+    from django.core.management import call_command
+
+    community = busy_community()
+    grids = list(Grid.objects.current().filter(community=community).select_related("net").order_by("code"))
+    s = {g.code: from_db(g.geom) for g in grids}
+    nets = {g.code: g.net.code for g in grids}
+    a, b = next((x, y) for x, y in adjacent(s) if nets[x] == nets[y] == "comprehensive")
+    to_gk = pyproj.Transformer.from_crs(4490, 4551, always_xy=True)
+    path = tmp_path / "survey.gpkg"
+    schema = {"geometry": "MultiPolygon", "properties": {
+        "code": "str", "name": "str", "net": "str", "kind": "str", "target_households": "int"}}
+    with fiona.open(path, "w", driver="GPKG", crs="EPSG:4551", schema=schema, layer="grids") as dst:
+        for g in grids:
+            if g.code == b:
+                continue  # the survey merged b into a
+            geom = s[a].union(s[b]) if g.code == a else s[g.code]
+            geom = shapely.transform(geom, lambda xy: __import__("numpy").column_stack(
+                to_gk.transform(xy[:, 0], xy[:, 1])))
+            if geom.geom_type == "Polygon":
+                geom = shapely.MultiPolygon([geom])
+            dst.write({"geometry": mapping(geom), "properties": {
+                "code": g.code, "name": g.name, "net": g.net.code, "kind": g.kind,
+                "target_households": g.target_households}})
+    out = __import__("io").StringIO()
+    call_command("import_boundary_draft", str(path), "--net", "comprehensive", "--area", community.code,
+                 "--user", "planner", stdout=out)
+    body = json.loads(out.getvalue())
+    assert body["validation"]["ok"] is True, body
+    draft = Draft.objects.get(pk=body["draft"]["id"])
+    impact = client.get(f"{API}/{draft.pk}/impact").json()
+    assert [r["code"] for r in impact["codes"]["retired"]] == [b]
+    assert impact["codes"]["changed"] == [a] and impact["codes"]["new"] == []
+    # untouched grids came through the Gauss-Kruger file unchanged
+    assert impact["codes"]["unchanged"] == len(grids) - 2
+    assert post(client, f"{API}/{draft.pk}/publish", {"note": "按测绘成果调整"}).status_code == 200
+    assert partition_problems([community.id]) == []
+    # a broken file is refused as a whole, nothing opened
+    bad = tmp_path / "bad.geojson"
+    bad.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {
+        "code": "12", "name": "x", "net": "comprehensive"}, "geometry": mapping(s[a])}]}))
+    before = Draft.objects.count()
+    with pytest.raises(Exception, match="15"):
+        call_command("import_boundary_draft", str(bad), "--net", "comprehensive", "--area", community.code,
+                     "--user", "planner")
+    assert Draft.objects.count() == before

@@ -3,12 +3,14 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:54329/onenet_city .venv/bin/python \
         bench/geocode/http_latency.py bench/geocode/queries_city.jsonl [--json out.json]
 
-Loopback only; the server is started here and stopped at the end.
+Loopback only; the server is started here and stopped at the end.  One keep-alive connection, requests
+one after another: the latency a dispatcher's browser sees, not a load test.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import socket
@@ -66,16 +68,20 @@ def main() -> None:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit("server did not start") from None
                 time.sleep(0.3)
-        urls = [f"{base}/api/geocode?q={urllib.parse.quote(r['query'])}" for r in rows]
-        for u in urls[:50]:  # warm-up: gazetteer, connections
-            urllib.request.urlopen(u, timeout=30).read()
+        paths = [f"/api/geocode?q={urllib.parse.quote(r['query'])}" for r in rows]
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)  # keep-alive, as browsers do
+        for path in paths[:50]:  # warm-up: gazetteer, connections
+            conn.request("GET", path)
+            conn.getresponse().read()
         times, statuses = [], {}
-        for u in urls:
+        for path in paths:
             t = time.perf_counter()
-            with urllib.request.urlopen(u, timeout=30) as r:
-                r.read()
-                statuses[r.status] = statuses.get(r.status, 0) + 1
+            conn.request("GET", path)
+            r = conn.getresponse()
+            r.read()
+            statuses[r.status] = statuses.get(r.status, 0) + 1
             times.append((time.perf_counter() - t) * 1000)
+        conn.close()
     finally:
         proc.terminate()
         proc.wait(timeout=10)

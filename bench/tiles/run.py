@@ -196,7 +196,7 @@ async def largest(db: str, layers: list[str], z: int, tiles) -> tuple[int, tuple
     from tiles.plan import plans
     from tiles.queries import tile_query
 
-    best = (0, None)
+    best: tuple[int, tuple] = (-1, ())
     async with await psycopg.AsyncConnection.connect(
         db, autocommit=True, prepare_threshold=0, options="-c jit=off"
     ) as conn:
@@ -302,7 +302,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--sample", type=int, default=400, help="buildings whose tiles are requested")
     parser.add_argument("--only", default="", help="comma list of phases: raw,cold,warm,tipg,largest")
+    parser.add_argument("--report", default="", help="only print the tables of this results file")
     args = parser.parse_args()
+    if args.report:
+        setup_django(args.db)
+        from layers.registry import LAYERS
+
+        print(markdown(json.loads(Path(args.report).read_text()), list(LAYERS)))
+        return
     phases = set(args.only.split(",")) if args.only else {"raw", "cold", "warm", "tipg", "largest"}
     setup_django(args.db)
     from fixtures.models import LoadedCity
@@ -327,9 +334,13 @@ def main() -> None:
     }
     cells = results["cells"]
 
+    out = ROOT / "var" / "bench" / f"tiles-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+
     def put(phase, layer, z, value):
         cells.setdefault(f"{layer}|z{z}", {})[phase] = value
         print(phase, layer, z, value, flush=True)
+        out.write_text(json.dumps(results, indent=1))  # kept even if a later phase fails
 
     if "raw" in phases:
         for z in ZOOMS:
@@ -369,7 +380,7 @@ def main() -> None:
         if not (venv / "bin" / "uvicorn").exists():
             sys.exit(
                 "TiPg is missing: python3 -m venv var/bench-venv && "
-                "var/bench-venv/bin/pip install tipg uvicorn"
+                "var/bench-venv/bin/pip install tipg uvicorn uvloop httptools"
             )
         tipg_db = args.db.replace("postgres://", "postgresql://", 1)
         env = {"DATABASE_URL": tipg_db, "TIPG_DB_SCHEMAS": '["public"]'}
@@ -399,8 +410,6 @@ def main() -> None:
             results.setdefault("largest", {})[z] = {"bytes": size, "tile": where, "tiles_scanned": len(over)}
             print("largest", z, size, where, len(over), flush=True)
     results["loadavg_after"] = os.getloadavg()
-    out = ROOT / "var" / "bench" / f"tiles-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1))
     print(f"\nresults: {out}\n")
     print(markdown(results, layers))

@@ -21,6 +21,21 @@ const VENDOR = {
     ['ol.css', 'ol.css'],
     ['LICENSE.md', 'LICENSE.md'],
   ],
+  // MapLibre's worker: bundlers do not emit it (it is loaded with `new Worker(url)`), so the map pages
+  // point maplibregl.setWorkerUrl() at this copy.  The main library is bundled by Vite (dist/app/).
+  'maplibre-gl': [
+    ['dist/maplibre-gl-worker.mjs', 'maplibre-gl-worker.mjs'],
+    ['LICENSE.txt', 'LICENSE.txt'],
+  ],
+  // Leaflet for the situation maps folium writes (frontend/situation.py inlines these into the file).
+  leaflet: [
+    ['dist/leaflet.js', 'leaflet.js'],
+    ['dist/leaflet.css', 'leaflet.css'],
+    ['dist/images/layers.png', 'images/layers.png'],
+    ['dist/images/layers-2x.png', 'images/layers-2x.png'],
+    ['dist/images/marker-icon.png', 'images/marker-icon.png'],
+    ['LICENSE', 'LICENSE'],
+  ],
 };
 
 function packageVersion(name) {

@@ -24,7 +24,6 @@ class Migration(migrations.Migration):
                 ('id', models.PositiveSmallIntegerField(default=1, primary_key=True, serialize=False)),
                 ('source_token', models.UUIDField(default=uuid.uuid4)),
                 ('built_token', models.UUIDField(blank=True, null=True)),
-                ('built_version', models.PositiveIntegerField(default=0)),
                 ('built_at', models.DateTimeField(blank=True, null=True)),
             ],
             options={

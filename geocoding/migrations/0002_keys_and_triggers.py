@@ -31,7 +31,7 @@ def forward_sql() -> list[str]:
         "create index if not exists geocoding_building_road_door on layers_building (road_name, door_number)",
         "create index if not exists geocoding_building_estate_bno on layers_building (estate, building_number)",
         "create index if not exists geocoding_building_road_bno on layers_building (road_name, building_number)",
-        "insert into geocoding_gazetteerstate (id, source_token, built_version) values (1, gen_random_uuid(), 0) "
+        "insert into geocoding_gazetteerstate (id, source_token) values (1, gen_random_uuid()) "
         "on conflict (id) do nothing",
         TOUCH,
     ]

@@ -150,6 +150,9 @@ class GridWorker(models.Model):
     role = models.CharField(_("角色"), max_length=16, choices=Role.choices, default=Role.FULL_TIME)
     # Grid codes are stable across redraws for grids that do not change, so workers follow codes, not rows.
     grid_code = models.CharField(_("网格编码"), max_length=24, db_index=True)
+    # The public map shows a worker's name and work phone only with their consent (个人信息保护法): off by
+    # default, and a database default too, so bulk loaders (COPY) and raw SQL that omit it stay private.
+    publish_contact = models.BooleanField(_("公开联系方式"), default=False, db_default=False)
 
     jurisdiction_field = "grid_code"
 

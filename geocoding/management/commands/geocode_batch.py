@@ -8,6 +8,7 @@ in this process (the jobs of a web process that died, for example) and exits.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -53,6 +54,7 @@ class Command(BaseCommand):
             raise CommandError(f"{exc.zh} / {exc.en}") from None
         nets = batch.net_codes()
         matched = 0
+        started = time.perf_counter()
         bar = tqdm(
             total=len(rows), unit="addr", desc="geocoding", disable=opts["no_progress"], file=sys.stderr
         )
@@ -64,6 +66,8 @@ class Command(BaseCommand):
                 matched += ok
                 bar.update(len(part))
         bar.close()
+        seconds = time.perf_counter() - started
         self.stdout.write(
-            f"{len(rows)} rows, {matched} placed, {len(rows) - matched} not placed → {opts['output']}"
+            f"{len(rows)} rows, {matched} placed, {len(rows) - matched} not placed → {opts['output']} "
+            f"({seconds:.1f} s, {len(rows) / seconds:.0f} addresses/s)"
         )

@@ -1,0 +1,180 @@
+"""Residents report a problem from the public map, without an account, and follow it by receipt number.
+
+- `POST /api/public/reports` — JSON or multipart (for the photo): `category`, `description`, and where:
+  `lon` + `lat` (a tapped point or the phone's location, `crs` as the geocoder accepts, EPSG:4490 by
+  default) or `address`; optional `photo` (JPEG/PNG/WebP ≤ 10 MB) and `contact`.  The `Idempotency-Key`
+  header (16–80 characters, e.g. a UUID the page makes once per form) turns a phone's resend into the
+  same receipt.  Anonymous, channel `public`, through `cases.services.create_case` like every case.
+  Rate-limited per client IP (frontend.ratelimit, shared by all workers): 429 with `Retry-After`.
+- `GET /api/public/reports/<number>` — the public status: number, category, open/closed and dates.
+  Nothing else: no place, description, photo, handler or contact — a receipt number may be shared or
+  guessed, so it must not reveal anything about a person.  Only cases filed through public channels are
+  answered; internal cases (a grid worker's patrol, a hotline call) are 404 as if they did not exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from django.db import transaction
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from frontend import ratelimit
+from gisapp.views import error_json
+
+from .errors import CaseError
+from .models import Attachment, Case, CaseStatus
+from .models.case import Channel
+from .open311 import PUBLIC_CHANNELS
+from .services import create_case
+
+MAX_PHOTO = 10 * 1024 * 1024
+# What an image must start with, whatever the client claims its type is.
+MAGIC = {
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/webp": (b"RIFF",),
+}
+KEY_PREFIX = "public:"  # public keys live in their own namespace: they can never return an internal case
+
+
+def _json(data: dict, status: int = 200) -> JsonResponse:
+    return JsonResponse(data, status=status, json_dumps_params={"ensure_ascii": False})
+
+
+def _refused(exc: CaseError) -> JsonResponse:
+    response = error_json(exc.status, exc.zh, exc.en)
+    body = json.loads(response.content)
+    body.update({k: v for k, v in exc.extra.items() if v is not None})
+    return _json(body, exc.status)
+
+
+def _too_many(verdict: ratelimit.Verdict) -> JsonResponse:
+    response = error_json(
+        429,
+        f"提交过于频繁，请 {verdict.retry_after} 秒后再试",
+        f"too many requests; try again in {verdict.retry_after} s",
+    )
+    response["Retry-After"] = str(verdict.retry_after)
+    return response
+
+
+def _fields(request: HttpRequest) -> dict:
+    """The report from a JSON body or a multipart form, as create_case's data dict."""
+    if request.content_type == "application/json":
+        if len(request.body) > 64 * 1024:
+            raise CaseError(413, "请求体过大", "request body too large")
+        try:
+            raw = json.loads(request.body or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            raise CaseError(400, "请求体不是有效的 JSON", "the body is not valid JSON") from None
+        if not isinstance(raw, dict):
+            raise CaseError(400, "请求体应为 JSON 对象", "the body must be a JSON object")
+    else:
+        raw = {k: request.POST.get(k) for k in request.POST}
+    data: dict = {
+        "category": raw.get("category"),
+        "description": raw.get("description") or "",
+        "contact": raw.get("contact") or "",
+    }
+    location = raw.get("location")
+    if location is None and raw.get("lon") not in (None, "") and raw.get("lat") not in (None, ""):
+        location = {"lon": raw.get("lon"), "lat": raw.get("lat"), "crs": raw.get("crs") or "EPSG:4490"}
+    if location is not None:
+        data["location"] = location
+    elif raw.get("address"):
+        data["address"] = raw.get("address")
+    return data
+
+
+def _photo(request: HttpRequest):
+    upload = request.FILES.get("photo")
+    if upload is None:
+        return None
+    if upload.size > MAX_PHOTO:
+        raise CaseError(413, "照片超过 10 MB", "the photo is larger than 10 MB")
+    head = upload.read(12)
+    upload.seek(0)
+    kind = next((t for t, sigs in MAGIC.items() if any(head.startswith(s) for s in sigs)), None)
+    if kind is None or (kind == "image/webp" and head[8:12] != b"WEBP"):
+        raise CaseError(415, "照片只接受 JPEG、PNG、WebP", "the photo must be a JPEG, PNG or WebP image")
+    return upload, kind
+
+
+def _key(request: HttpRequest) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not 16 <= len(key) <= 80 or not key.isprintable():
+        raise CaseError(
+            400, "Idempotency-Key 应为 16–80 个字符", "Idempotency-Key must be 16–80 printable characters"
+        )
+    # Hashed: the stored key is the namespace plus a digest, so the column never holds client text.
+    return KEY_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:64]
+
+
+def receipt(case: Case) -> dict:
+    """The public view of a case: the receipt's number, category, open/closed and dates."""
+    master = case.duplicate_of if case.status == CaseStatus.MERGED and case.duplicate_of_id else None
+    # A merged report follows the case it was merged into: closed when that one is.
+    effective = master or case
+    closed = effective.status in (CaseStatus.CLOSED, CaseStatus.EVALUATED, CaseStatus.REJECTED)
+    closed_at = effective.closed_at if closed else None
+    return {
+        "number": case.number,
+        "category": case.category.code,
+        "category_name": case.category.name,
+        "status": "closed" if closed else "open",
+        "status_label": {"zh": "已办结" if closed else "办理中", "en": "closed" if closed else "open"},
+        "reported_at": timezone.localtime(case.reported_at).isoformat(),
+        "closed_at": timezone.localtime(closed_at).isoformat() if closed_at else None,
+    }
+
+
+@csrf_exempt  # anonymous: no session is used (the reporter is never the logged-in user), so no CSRF risk
+@require_http_methods(["POST"])
+def reports(request: HttpRequest) -> JsonResponse:
+    verdict = ratelimit.hit(request, "public_report")
+    if not verdict.allowed:
+        return _too_many(verdict)
+    try:
+        data = _fields(request)
+        photo = _photo(request)
+        with transaction.atomic():
+            result = create_case(data, None, Channel.PUBLIC, _key(request))
+            case = result.case
+            if photo is not None and result.created:
+                upload, kind = photo
+                event = case.events.order_by("id").first()
+                Attachment.objects.create(
+                    case=case, event=event, file=upload, content_type=kind, size=upload.size
+                )
+    except CaseError as exc:
+        return _refused(exc)
+    case = Case.objects.select_related("category").get(pk=case.pk)
+    body = receipt(case)
+    body["placed"] = not case.needs_placement
+    body["message"] = {
+        "zh": f"已受理，回执编号 {case.number}，可凭编号查询办理进度",
+        "en": f"received; your receipt number is {case.number}: use it to follow the case",
+    }
+    return _json(body, 201 if result.created else 200)
+
+
+@require_http_methods(["GET", "HEAD"])
+def report_status(request: HttpRequest, number: str) -> JsonResponse:
+    verdict = ratelimit.hit(request, "public_status")
+    if not verdict.allowed:
+        return _too_many(verdict)
+    case = (
+        Case.objects.select_related("category", "duplicate_of")
+        .filter(number=number[:24], channel__in=PUBLIC_CHANNELS)
+        .first()
+    )
+    if case is None:
+        return error_json(404, "没有这个回执编号", "no such receipt number")
+    return _json(receipt(case))

@@ -1,0 +1,92 @@
+// The shared map core: MapLibre GL JS from npm (ESM), drawing /tiles/style.json — our own basemap,
+// boundaries, grids and stations from our own vector tiles; label glyphs from our own server; nothing
+// from the internet.  Both pages build on this.
+import * as maplibregl from 'maplibre-gl';
+import 'maplibre-gl/dist/maplibre-gl.css';
+
+export { maplibregl };
+
+// Layers of the style that draw each net's grids (tiles/documents.py); the pages switch nets by filter.
+const COMMUNITY_GRID_LAYERS = ['grid-outlines', 'grid-labels'];
+const OVERLAY_GRID_LAYERS = ['overlay-grid-outlines'];
+
+export function createMap(container, config, options = {}) {
+  // The worker is not bundled: `npm run build` copies it to /static/vendor/maplibre-gl/.
+  maplibregl.setWorkerUrl(new URL(config.workerUrl, window.location.href).href);
+  const map = new maplibregl.Map({
+    container,
+    style: new URL(config.styleUrl, window.location.href).href,
+    attributionControl: { compact: true },
+    // CJK ideographs drawn with the browser's local font; the server's glyphs cover digits and Latin.
+    localIdeographFontFamily: "'WenQuanYi Micro Hei', 'Noto Sans CJK SC', 'Microsoft YaHei', sans-serif",
+    fadeDuration: 0,
+    ...options,
+  });
+  map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'bottom-right');
+  map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
+  return map;
+}
+
+export function loaded(map) {
+  return new Promise((resolve) => (map.loaded() ? resolve(map) : map.once('load', () => resolve(map))));
+}
+
+/** Resolves at MapLibre's next `idle` (everything loaded and drawn); a repaint is forced so that an
+ *  already idle map answers too instead of waiting for the next change. */
+export function idle(map) {
+  return new Promise((resolve) => {
+    map.once('idle', () => resolve(map));
+    map.triggerRepaint();
+  });
+}
+
+/** Show only the grids of `enabled` nets (多网合一: one point falls in one grid of each net). */
+export function setNets(map, nets, enabled) {
+  const community = nets.filter((n) => n.follows_communities && enabled.has(n.code)).map((n) => n.code);
+  const overlay = nets.filter((n) => !n.follows_communities && enabled.has(n.code)).map((n) => n.code);
+  const apply = (ids, codes) => {
+    for (const id of ids) {
+      if (!map.getLayer(id)) continue;
+      map.setFilter(id, ['in', ['get', 'net'], ['literal', codes]]);
+      map.setLayoutProperty(id, 'visibility', codes.length ? 'visible' : 'none');
+    }
+  };
+  apply(COMMUNITY_GRID_LAYERS, community);
+  apply(OVERLAY_GRID_LAYERS, overlay);
+}
+
+export function setVisible(map, ids, visible) {
+  for (const id of ids) if (map.getLayer(id)) map.setLayoutProperty(id, 'visibility', visible ? 'visible' : 'none');
+}
+
+export function fitBbox(map, bbox, padding = 40, animate = true) {
+  if (!bbox) return;
+  map.fitBounds(
+    [
+      [bbox[0], bbox[1]],
+      [bbox[2], bbox[3]],
+    ],
+    { padding, duration: animate ? 600 : 0, maxZoom: 17 },
+  );
+}
+
+/** A GeoJSON source + outline and fill layers for the selected area (drill-down, "my grid"). */
+export function addSelection(map, id, colour = '#1971c2') {
+  map.addSource(id, { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
+  map.addLayer({
+    id: `${id}-fill`,
+    type: 'fill',
+    source: id,
+    paint: { 'fill-color': colour, 'fill-opacity': 0.06 },
+  });
+  map.addLayer({
+    id: `${id}-line`,
+    type: 'line',
+    source: id,
+    paint: { 'line-color': colour, 'line-width': 3.5, 'line-opacity': 0.9 },
+  });
+  return (geometry) =>
+    map.getSource(id).setData(
+      geometry ? { type: 'Feature', geometry, properties: {} } : { type: 'FeatureCollection', features: [] },
+    );
+}
