@@ -40,7 +40,7 @@ def prefix_of(net: Net, container: AdminUnit, sample_codes: list[str]) -> str:
 
 def highest_used(prefix: str) -> int:
     """The highest sequence ever given under `prefix`: any generation's grid rows, and retired codes."""
-    pattern = "^" + re.escape(prefix) + "[0-9]{%d}$" % SEQUENCE_DIGITS
+    pattern = "^" + re.escape(prefix) + f"[0-9]{{{SEQUENCE_DIGITS}}}$"
     with connection.cursor() as cur:
         cur.execute(
             """select coalesce(max(right(code, %(n)s)::int), 0) from (
@@ -88,8 +88,12 @@ def renumber(draft: Draft, container_ids: set[int], metric: Metric) -> dict[str,
             start = highest_used(prefix)
             order = reading_order([reading_point(geoms[g.pk], metric) for g in members], band)
             if start + len(members) >= 10**SEQUENCE_DIGITS:
-                raise Refusal(422, "codes_exhausted", f"{container.name}的网格编码已用完",
-                              f"no free grid codes left in {container.code}")
+                raise Refusal(
+                    422,
+                    "codes_exhausted",
+                    f"{container.name}的网格编码已用完",
+                    f"no free grid codes left in {container.code}",
+                )
             for seq, i in enumerate(order, start=start + 1):
                 g = members[i]
                 code = f"{prefix}{seq:0{SEQUENCE_DIGITS}d}"

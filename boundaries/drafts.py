@@ -37,11 +37,19 @@ def check_permission(user, area: AdminUnit) -> None:
     if user is None or not user.is_authenticated:
         raise Refusal(401, "unauthenticated", "请先登录", "authentication required")
     if not may_plan(user):
-        raise Refusal(403, "forbidden", "只有网格规划员和管理员可以调整网格边界",
-                      "only planners and administrators may redraw grids")
+        raise Refusal(
+            403,
+            "forbidden",
+            "只有网格规划员和管理员可以调整网格边界",
+            "only planners and administrators may redraw grids",
+        )
     if not covers_area(user, area):
-        raise Refusal(403, "outside_jurisdiction", f"{area.name}（{area.code}）不在您的辖区内",
-                      f"{area.code} is outside your jurisdiction")
+        raise Refusal(
+            403,
+            "outside_jurisdiction",
+            f"{area.name}（{area.code}）不在您的辖区内",
+            f"{area.code} is outside your jurisdiction",
+        )
 
 
 def group_nets(group: str) -> list[Net]:
@@ -58,7 +66,8 @@ def containers_for(net: Net, area: AdminUnit) -> list[AdminUnit]:
     level = AdminLevel.COMMUNITY if net.follows_communities else AdminLevel.DISTRICT
     if not net.follows_communities and area.level in (AdminLevel.STREET, AdminLevel.COMMUNITY):
         raise Refusal(
-            422, "area_too_small",
+            422,
+            "area_too_small",
             f"{net.name}不按社区划分，请以区县为范围打开草稿",
             f"{net.code} grids do not follow community lines: open the draft on a district",
         )
@@ -84,11 +93,18 @@ def create_draft(user, net_code: str, area_code: str, note: str = "") -> Draft:
     with transaction.atomic():
         base = generations_in_force(nets)
         if not base:
-            raise Refusal(409, "no_generation", "该网还没有生效的边界版本", "the net has no generation in force")
+            raise Refusal(
+                409, "no_generation", "该网还没有生效的边界版本", "the net has no generation in force"
+            )
         centre = area.geom.centroid
         draft = Draft.objects.create(
-            net=net, partition_group=net.partition_group, area=area, base_generations=base,
-            containers=[c.id for c in containers], metric_srid=metric_srid_for(centre.x), note=note,
+            net=net,
+            partition_group=net.partition_group,
+            area=area,
+            base_generations=base,
+            containers=[c.id for c in containers],
+            metric_srid=metric_srid_for(centre.x),
+            note=note,
             created_by=user if user is not None and user.is_authenticated else None,
         )
         by_id = {n.code: n.id for n in nets}
@@ -125,8 +141,12 @@ def is_stale(draft: Draft) -> bool:
 
 def editable(draft: Draft) -> None:
     if draft.status in (DraftStatus.PUBLISHED, DraftStatus.DISCARDED):
-        raise Refusal(409, "draft_closed", f"草稿已{draft.get_status_display()}，不能再修改",
-                      f"the draft is {draft.status} and cannot change any more")
+        raise Refusal(
+            409,
+            "draft_closed",
+            f"草稿已{draft.get_status_display()}，不能再修改",
+            f"the draft is {draft.status} and cannot change any more",
+        )
 
 
 def touch(draft: Draft) -> None:

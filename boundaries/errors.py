@@ -18,5 +18,9 @@ class Refusal(Exception):
         self.detail = detail
 
     def payload(self) -> dict[str, Any]:
-        return {"code": self.status, "reason": self.reason, "error": {"zh": self.zh, "en": self.en},
-                **self.detail}
+        return {
+            "code": self.status,
+            "reason": self.reason,
+            "error": {"zh": self.zh, "en": self.en},
+            **self.detail,
+        }

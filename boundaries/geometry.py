@@ -86,7 +86,9 @@ def to_storage(geom: BaseGeometry, crs: str | None) -> BaseGeometry:
         raise Refusal(400, "bad_geometry", "坐标无法转换", "coordinates cannot be transformed")
     if not ((coords[:, 0] >= -180) & (coords[:, 0] <= 180) & (np.abs(coords[:, 1]) <= 90)).all():
         raise Refusal(
-            400, "bad_geometry", "坐标超出经纬度范围（是否缺少 crs？）",
+            400,
+            "bad_geometry",
+            "坐标超出经纬度范围（是否缺少 crs？）",
             "coordinates out of lon/lat range (missing crs?)",
         )
     return result
@@ -101,7 +103,9 @@ def parse_geojson(obj: object, kinds: tuple[str, ...], what: str, crs: str | Non
     try:
         geom = shape(obj)
     except Exception:  # noqa: BLE001 - shapely raises several types for malformed coordinates
-        raise Refusal(400, "bad_geometry", f"{what} 的坐标无法解析", f"{what}: unreadable coordinates") from None
+        raise Refusal(
+            400, "bad_geometry", f"{what} 的坐标无法解析", f"{what}: unreadable coordinates"
+        ) from None
     if geom.is_empty or geom.geom_type not in kinds:
         raise Refusal(
             400, "bad_geometry", f"{what} 应为 {'/'.join(kinds)}", f"{what} must be a {' or '.join(kinds)}"
@@ -110,7 +114,9 @@ def parse_geojson(obj: object, kinds: tuple[str, ...], what: str, crs: str | Non
     geom = to_storage(geom, crs)
     if not geom.is_valid:
         raise Refusal(
-            422, "invalid_geometry", f"{what} 几何无效：{shapely.is_valid_reason(geom)}",
+            422,
+            "invalid_geometry",
+            f"{what} 几何无效：{shapely.is_valid_reason(geom)}",
             f"{what} is not a valid geometry: {shapely.is_valid_reason(geom)}",
         )
     return geom
@@ -140,8 +146,10 @@ def polygons(geom: BaseGeometry) -> list[Polygon]:
 def metres_per_degree(lat: float) -> tuple[float, float]:
     """Metres per degree of longitude and of latitude at `lat` on the CGCS2000 ellipsoid (series to 1e-5)."""
     r = math.radians(lat)
-    return (111412.84 * math.cos(r) - 93.5 * math.cos(3 * r),
-            111132.954 - 559.822 * math.cos(2 * r) + 1.175 * math.cos(4 * r))
+    return (
+        111412.84 * math.cos(r) - 93.5 * math.cos(3 * r),
+        111132.954 - 559.822 * math.cos(2 * r) + 1.175 * math.cos(4 * r),
+    )
 
 
 @dataclass(frozen=True)

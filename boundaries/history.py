@@ -24,13 +24,22 @@ def grids_at(lon: float, lat: float, at: dt.datetime | None = None) -> list[dict
     """One grid per net holding the point at `at` (now by default); on a shared edge the lowest code."""
     point = Point(lon, lat, srid=SRID)
     rows = (
-        Grid.objects.current(at=at).filter(geom__intersects=point).select_related("net")
+        Grid.objects.current(at=at)
+        .filter(geom__intersects=point)
+        .select_related("net")
         .order_by("net__ordering", "code")
     )
     out: dict[str, dict] = {}
     for g in rows:
-        out.setdefault(g.net.code, {
-            "code": g.code, "name": g.name, "net": g.net.code, "kind": g.kind,
-            "generation_low": g.generation_low, "generation_high": g.generation_high,
-        })
+        out.setdefault(
+            g.net.code,
+            {
+                "code": g.code,
+                "name": g.name,
+                "net": g.net.code,
+                "kind": g.kind,
+                "generation_low": g.generation_low,
+                "generation_high": g.generation_high,
+            },
+        )
     return list(out.values())

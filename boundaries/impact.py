@@ -58,18 +58,31 @@ def _fetch(sql: str, params: dict) -> list[tuple]:
         return cur.fetchall()
 
 
-BUILDING_EXTRA = ("households, residents, "
-                  "(select count(*) from layers_houseunit h where h.building_id = layers_building.id) as units")
+BUILDING_EXTRA = (
+    "households, residents, "
+    "(select count(*) from layers_houseunit h where h.building_id = layers_building.id) as units"
+)
 OPEN_CASES = "status not in ('closed', 'evaluated', 'rejected', 'merged') and geom is not null"
 
 
 # layer → (table, point column, extra columns, row filter, aggregate columns and their names)
 LAYERS = {
-    "buildings": ("layers_building", "point", BUILDING_EXTRA, "",
-                  "count(*), sum(households), sum(residents), sum(units)",
-                  ("buildings", "households", "residents", "house_units")),
-    "party_organisations": ("layers_partyorganisation", "geom", "members", "", "count(*), sum(members)",
-                            ("organisations", "members")),
+    "buildings": (
+        "layers_building",
+        "point",
+        BUILDING_EXTRA,
+        "",
+        "count(*), sum(households), sum(residents), sum(units)",
+        ("buildings", "households", "residents", "house_units"),
+    ),
+    "party_organisations": (
+        "layers_partyorganisation",
+        "geom",
+        "members",
+        "",
+        "count(*), sum(members)",
+        ("organisations", "members"),
+    ),
     "service_stations": ("layers_servicestation", "geom", "", "", "count(*)", ("stations",)),
     "open_cases": ("cases_case", "geom", "", OPEN_CASES, "count(*)", ("cases",)),
 }
@@ -88,16 +101,24 @@ def point_moves(draft: Draft, keep: bool = False) -> dict[str, dict]:
     with transaction.atomic(), connection.cursor() as cur:
         for name, (table, point, extra, where, aggregates, names) in LAYERS.items():
             cur.execute(f"drop table if exists bnd_mv_{name}")
-            cur.execute(f"create temporary table bnd_mv_{name} on commit drop as "
-                        + moves_sql(table, point, extra, where), p)
-            cur.execute(f"select grid_code, new_code, {aggregates} from bnd_mv_{name} "
-                        f"group by 1, 2 order by 3 desc, 1, 2")
+            cur.execute(
+                f"create temporary table bnd_mv_{name} on commit drop as "
+                + moves_sql(table, point, extra, where),
+                p,
+            )
+            cur.execute(
+                f"select grid_code, new_code, {aggregates} from bnd_mv_{name} "
+                f"group by 1, 2 order by 3 desc, 1, 2"
+            )
             out[name] = _aggregate(cur.fetchall(), names)
             if not keep:
                 cur.execute(f"drop table bnd_mv_{name}")
         cur.execute(
-            f"with {_DRAFT_CTES} select count(*) from cases_case where grid_code in (select code from touched) "
-            f"and status in ('closed', 'evaluated', 'rejected', 'merged')", p)
+            f"with {_DRAFT_CTES} select count(*) from cases_case "
+            f"where grid_code in (select code from touched) "
+            f"and status in ('closed', 'evaluated', 'rejected', 'merged')",
+            p,
+        )
         out["open_cases"]["closed_cases_keep_their_grid"] = cur.fetchone()[0]
     return out
 
@@ -118,12 +139,15 @@ def code_changes(draft: Draft) -> dict:
     p = {"draft": draft.pk}
     rows = _fetch(
         """select code, source_id is null, changed, net_id from boundaries_draftgrid
-           where draft_id = %(draft)s and not deleted order by code""", p)
+           where draft_id = %(draft)s and not deleted order by code""",
+        p,
+    )
     new = [r[0] for r in rows if r[1]]
     changed = [r[0] for r in rows if not r[1] and r[2]]
     unchanged = sum(1 for r in rows if not r[1] and not r[2])
     retired = _fetch(
-        """with live as (select code, geom from boundaries_draftgrid where draft_id = %(draft)s and not deleted)
+        """with live as (select code, geom from boundaries_draftgrid
+                         where draft_id = %(draft)s and not deleted)
            select d.code, n.code, coalesce((
                select array_agg(l.code order by st_area(st_intersection(l.geom, g.geom)) desc)
                from live l where st_intersects(l.geom, g.geom)
@@ -132,7 +156,9 @@ def code_changes(draft: Draft) -> dict:
            join layers_net n on n.id = d.net_id
            where d.draft_id = %(draft)s and d.deleted
              and not exists (select 1 from live where live.code = d.code)
-           order by d.code""", p)
+           order by d.code""",
+        p,
+    )
     return {
         "new": new,
         "changed": changed,
@@ -147,14 +173,20 @@ def people(codes: dict) -> dict:
     # Only the columns needed (values()): these rows belong to other features and grow new columns.
     workers = [
         {**w, "suggested": successor.get(w["grid_code"])}
-        for w in GridWorker.objects.filter(grid_code__in=list(successor)).order_by("grid_code", "pk")
+        for w in GridWorker.objects.filter(grid_code__in=list(successor))
+        .order_by("grid_code", "pk")
         .values("id", "name", "role", "grid_code")
     ]
     users = [
-        {"username": p["user__username"], "role": p["role"], "jurisdiction_code": p["jurisdiction_code"],
-         "suggested": successor.get(p["jurisdiction_code"])}
-        for p in Profile.objects.filter(jurisdiction_code__in=list(successor))
-        .values("user__username", "role", "jurisdiction_code")
+        {
+            "username": p["user__username"],
+            "role": p["role"],
+            "jurisdiction_code": p["jurisdiction_code"],
+            "suggested": successor.get(p["jurisdiction_code"]),
+        }
+        for p in Profile.objects.filter(jurisdiction_code__in=list(successor)).values(
+            "user__username", "role", "jurisdiction_code"
+        )
     ]
     # New codes are fresh, so nobody works there yet: publish cannot guess who should.
     return {"grid_workers": workers, "users": users, "new_grids_without_workers": list(codes["new"])}

@@ -31,8 +31,14 @@ from .geometry import from_db, metric_of, polygons, to_db
 from .models import Draft, DraftGrid
 
 
-def _read(path: Path, net: str, encoding: str | None, crs: str | None, source_layer: str | None,
-          log: Callable[[str], None]) -> tuple[list, ImportReport]:
+def _read(
+    path: Path,
+    net: str,
+    encoding: str | None,
+    crs: str | None,
+    source_layer: str | None,
+    log: Callable[[str], None],
+) -> tuple[list, ImportReport]:
     spec = get_layer("grids")
     report = ImportReport(layer_id="grids", path=path, dry_run=True)
     mapping = MAPPINGS["grids"](spec, Locator(), MappingOptions(replace=True, net=net))
@@ -73,9 +79,18 @@ def _read(path: Path, net: str, encoding: str | None, crs: str | None, source_la
     return [row.obj for row in rows if row.obj is not None], report
 
 
-def import_draft(user, path: Path, net: str, area: str, *, encoding: str | None = None, crs: str | None = None,
-                 source_layer: str | None = None, note: str = "",
-                 log: Callable[[str], None] = lambda _: None) -> tuple[Draft, ImportReport]:
+def import_draft(
+    user,
+    path: Path,
+    net: str,
+    area: str,
+    *,
+    encoding: str | None = None,
+    crs: str | None = None,
+    source_layer: str | None = None,
+    note: str = "",
+    log: Callable[[str], None] = lambda _: None,
+) -> tuple[Draft, ImportReport]:
     """Read `path` and open a draft of `area` in which the file's grids replace those of their nets."""
     grids, report = _read(Path(path), net, encoding, crs, source_layer, log)
     with transaction.atomic():
@@ -93,7 +108,9 @@ def import_draft(user, path: Path, net: str, area: str, *, encoding: str | None 
                 outside.append(grid.code)
                 continue
             if container_id not in units:
-                units[container_id] = from_db(grid.community.geom if grid.community_id else grid.district.geom)
+                units[container_id] = from_db(
+                    grid.community.geom if grid.community_id else grid.district.geom
+                )
             raw = from_db(grid.geom)
             # Digitisation slivers across the community line are cut off; gaps are left for validation.
             shape = polygons(raw.intersection(units[container_id]))
@@ -103,23 +120,39 @@ def import_draft(user, path: Path, net: str, area: str, *, encoding: str | None 
                 seen.add((grid.net_id, grid.code))
                 # A grid that came back through a reprojected file within 0.1 mm is the same grid: it keeps
                 # its exact vertices (and its neighbours their seam) and its published row.
-                same = shapely.equals_exact(shapely.normalize(from_db(old.geom)), shapely.normalize(raw), 1e-9)
+                same = shapely.equals_exact(
+                    shapely.normalize(from_db(old.geom)), shapely.normalize(raw), 1e-9
+                )
                 same = same and (old.name, old.kind, old.target_households) == (
-                    grid.name or old.name, grid.kind, grid.target_households)
+                    grid.name or old.name,
+                    grid.kind,
+                    grid.target_households,
+                )
                 if not same:
                     old.geom, old.name, old.kind = geom, grid.name or old.name, grid.kind
                     old.target_households, old.changed = grid.target_households, True
                     old.save()
                 continue
             DraftGrid.objects.create(
-                draft=draft, net_id=grid.net_id, code=f"new-{len(seen)}-{grid.code}", name=grid.name, kind=grid.kind,
-                container_id=container_id, community_id=grid.community_id, district_id=grid.district_id,
-                target_households=grid.target_households, source=None, changed=True, deleted=False,
-                auto_name=not grid.name, geom=geom,
+                draft=draft,
+                net_id=grid.net_id,
+                code=f"new-{len(seen)}-{grid.code}",
+                name=grid.name,
+                kind=grid.kind,
+                container_id=container_id,
+                community_id=grid.community_id,
+                district_id=grid.district_id,
+                target_households=grid.target_households,
+                source=None,
+                changed=True,
+                deleted=False,
+                auto_name=not grid.name,
+                geom=geom,
             )
         if outside:  # a file of the whole city may be used to redraw one street
             report.warnings.append(
-                f"{len(outside)} 个网格不在草稿范围 {area} 内，已忽略 grids outside the draft's area were ignored: "
+                f"{len(outside)} 个网格不在草稿范围 {area} 内，已忽略 "
+                f"grids outside the draft's area were ignored: "
                 f"{', '.join(outside[:10])}{' …' if len(outside) > 10 else ''}"
             )
         for key, old in existing.items():

@@ -28,7 +28,9 @@ class Draft(models.Model):
     net = models.ForeignKey("layers.Net", on_delete=models.PROTECT, related_name="+")
     partition_group = models.SlugField(_("分区组"), max_length=32)
     area = models.ForeignKey("layers.AdminUnit", on_delete=models.PROTECT, related_name="+")
-    status = models.CharField(_("状态"), max_length=16, choices=DraftStatus.choices, default=DraftStatus.DRAFT)
+    status = models.CharField(
+        _("状态"), max_length=16, choices=DraftStatus.choices, default=DraftStatus.DRAFT
+    )
     # net code → generation number in force when the draft was made: publish refuses a stale draft.
     base_generations = models.JSONField(_("基于版本"), default=dict)
     # Ids of the admin units the grids partition (communities, or districts for overlay nets).
@@ -67,7 +69,9 @@ class DraftGrid(models.Model):
     district = models.ForeignKey("layers.AdminUnit", on_delete=models.PROTECT, related_name="+")
     target_households = models.PositiveIntegerField(_("目标户数"), default=0)
     # The published row this grid was copied from; null for a grid the draft created.
-    source = models.ForeignKey("layers.Grid", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    source = models.ForeignKey(
+        "layers.Grid", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     changed = models.BooleanField(default=False)
     deleted = models.BooleanField(default=False)
     # A name the draft made up ("…第7网格") follows the sequence when codes are renumbered.

@@ -54,8 +54,12 @@ class Outcome:
     new: list[DraftGrid] = field(default_factory=list)  # created rows, whose codes are final after renumber
 
     def as_json(self) -> dict:
-        return {"created": self.created, "changed": self.changed, "removed": self.removed,
-                **({"kept": self.kept_by} if self.kept_by else {})}
+        return {
+            "created": self.created,
+            "changed": self.changed,
+            "removed": self.removed,
+            **({"kept": self.kept_by} if self.kept_by else {}),
+        }
 
 
 def _text(value: object, name: str) -> str:
@@ -69,8 +73,12 @@ def _codes(value: object, name: str, at_least: int) -> list[str]:
         raise Refusal(400, "bad_request", f"{name} 应为网格编码列表", f"{name} must be a list of grid codes")
     codes = list(dict.fromkeys(v.strip() for v in value))
     if len(codes) < at_least:
-        raise Refusal(400, "bad_request", f"{name} 至少需要 {at_least} 个不同的网格",
-                      f"{name} needs at least {at_least} different grids")
+        raise Refusal(
+            400,
+            "bad_request",
+            f"{name} 至少需要 {at_least} 个不同的网格",
+            f"{name} needs at least {at_least} different grids",
+        )
     return codes
 
 
@@ -88,8 +96,9 @@ class Editor:
     def grid(self, code: str) -> DraftGrid:
         g = DraftGrid.objects.filter(draft=self.draft, code=code, deleted=False).first()
         if g is None:
-            raise Refusal(422, "unknown_grid", f"草稿中没有网格 {code}", f"no grid {code} in this draft",
-                          grids=[code])
+            raise Refusal(
+                422, "unknown_grid", f"草稿中没有网格 {code}", f"no grid {code} in this draft", grids=[code]
+            )
         return g
 
     def shape(self, g: DraftGrid) -> Polygon:
@@ -112,8 +121,11 @@ class Editor:
             return int(cur.fetchone()[0])
 
     def neighbours_in(self, container_id: int, exclude: set[int]) -> list[DraftGrid]:
-        return list(DraftGrid.objects.filter(draft=self.draft, container_id=container_id, deleted=False)
-                    .exclude(pk__in=exclude))
+        return list(
+            DraftGrid.objects.filter(draft=self.draft, container_id=container_id, deleted=False).exclude(
+                pk__in=exclude
+            )
+        )
 
     # ------------------------------------------------------------------ writes
     def set_shape(self, g: DraftGrid, geom: Polygon, outcome: Outcome) -> None:
@@ -131,14 +143,24 @@ class Editor:
 
     def add(self, like: DraftGrid, geom: Polygon, outcome: Outcome, **fields) -> DraftGrid:
         values = {
-            "net_id": like.net_id, "kind": like.kind, "name": "", "container_id": like.container_id,
-            "community_id": like.community_id, "district_id": like.district_id,
-            "target_households": like.target_households, "auto_name": True,
+            "net_id": like.net_id,
+            "kind": like.kind,
+            "name": "",
+            "container_id": like.container_id,
+            "community_id": like.community_id,
+            "district_id": like.district_id,
+            "target_households": like.target_households,
+            "auto_name": True,
         }
         values.update(fields)
         g = DraftGrid.objects.create(
-            draft=self.draft, code=f"new-{uuid.uuid4().hex[:12]}", source=None, changed=True, deleted=False,
-            geom=to_db(geom), **values,
+            draft=self.draft,
+            code=f"new-{uuid.uuid4().hex[:12]}",
+            source=None,
+            changed=True,
+            deleted=False,
+            geom=to_db(geom),
+            **values,
         )
         self.shapes[g.pk] = geom
         outcome.containers.add(g.container_id)
@@ -147,10 +169,14 @@ class Editor:
     # ------------------------------------------------------------------ checks
     def check_piece(self, geom: Polygon, what: str) -> None:
         if not geom.is_valid:
-            raise Refusal(422, "invalid_result", f"{what} 的结果几何无效", f"the result for {what} is invalid")
+            raise Refusal(
+                422, "invalid_result", f"{what} 的结果几何无效", f"the result for {what} is invalid"
+            )
         if self.metric.sliver(geom):
             raise Refusal(
-                422, "sliver", f"{what} 会成为细长碎片（平均宽度或面积过小）",
+                422,
+                "sliver",
+                f"{what} 会成为细长碎片（平均宽度或面积过小）",
                 f"{what} would become a sliver (too narrow or too small)",
                 at=_point(geom),
             )
@@ -180,7 +206,7 @@ class Editor:
             return pieces
         return self.settle(big, crumbs)
 
-    def settle(self, mains: list[Polygon], crumbs: list[Polygon], owner: list[int] | None = None) -> list[Polygon]:
+    def settle(self, mains: list[Polygon], crumbs: list[Polygon]) -> list[Polygon]:
         """Give every crumb to the main polygon it shares the longest edge with, so no area is lost.
         A crumb touching no main polygon along an edge is refused (it would become a grid of its own)."""
         mains = list(mains)
@@ -191,8 +217,13 @@ class Editor:
             i = max(range(len(mains)), key=lambda k: shared[k])
             joined = single_polygon(mains[i].union(crumb), self.metric) if shared[i] > 0 else None
             if joined is None:
-                raise Refusal(422, "sliver", "操作会留下一块不与任何网格相连的碎片",
-                              "the operation would leave a crumb attached to no grid", at=_point(crumb))
+                raise Refusal(
+                    422,
+                    "sliver",
+                    "操作会留下一块不与任何网格相连的碎片",
+                    "the operation would leave a crumb attached to no grid",
+                    at=_point(crumb),
+                )
             mains[i] = joined
         return mains
 
@@ -205,13 +236,23 @@ class Editor:
             parts = sorted(polygons(geom), key=lambda p: -p.area) if geom is not None else []
             parts = [p for p in parts if self.metric.area(p) > NOISE_M2]
             if not parts:
-                raise Refusal(422, "reshape_multipart", f"调整后网格 {g.code} 为空",
-                              f"after the reshape grid {g.code} would vanish", grids=[g.code])
+                raise Refusal(
+                    422,
+                    "reshape_multipart",
+                    f"调整后网格 {g.code} 为空",
+                    f"after the reshape grid {g.code} would vanish",
+                    grids=[g.code],
+                )
             for extra in parts[1:]:
                 if not self._noise(extra):
-                    raise Refusal(422, "reshape_multipart", f"调整后网格 {g.code} 会分成多块",
-                                  f"after the reshape grid {g.code} would fall into several parts",
-                                  grids=[g.code], at=_point(extra))
+                    raise Refusal(
+                        422,
+                        "reshape_multipart",
+                        f"调整后网格 {g.code} 会分成多块",
+                        f"after the reshape grid {g.code} would fall into several parts",
+                        grids=[g.code],
+                        at=_point(extra),
+                    )
             mains.append(parts[0])
             crumbs += parts[1:]
         return self.settle(mains, crumbs)
@@ -223,13 +264,21 @@ class Editor:
         area = self.shape(g)
         pieces = self.cut(area, line)
         if len(pieces) < 2:
-            raise Refusal(422, "split_no_cut", f"分割线没有把网格 {g.code} 分开（线的两端应在网格边界上或以外）",
-                          f"the line does not cut grid {g.code} (both ends must reach its boundary)",
-                          grids=[g.code])
+            raise Refusal(
+                422,
+                "split_no_cut",
+                f"分割线没有把网格 {g.code} 分开（线的两端应在网格边界上或以外）",
+                f"the line does not cut grid {g.code} (both ends must reach its boundary)",
+                grids=[g.code],
+            )
         if len(pieces) > 2:
-            raise Refusal(422, "split_many_pieces", f"分割线把网格 {g.code} 分成了 {len(pieces)} 块，只能一分为二",
-                          f"the line cuts grid {g.code} into {len(pieces)} pieces; a split makes two",
-                          grids=[g.code])
+            raise Refusal(
+                422,
+                "split_many_pieces",
+                f"分割线把网格 {g.code} 分成了 {len(pieces)} 块，只能一分为二",
+                f"the line cuts grid {g.code} into {len(pieces)} pieces; a split makes two",
+                grids=[g.code],
+            )
         pieces = [clean_holes(p, self.metric) for p in pieces]
         for p in pieces:
             self.check_piece(p, f"网格 grid {g.code}")
@@ -244,29 +293,46 @@ class Editor:
 
     def _same_container(self, grids: list[DraftGrid], op: str) -> None:
         if len({g.container_id for g in grids}) > 1:
-            raise Refusal(422, f"{op}_different_communities", "这些网格不在同一个社区（区县）内",
-                          "the grids lie in different communities (districts)", grids=[g.code for g in grids])
+            raise Refusal(
+                422,
+                f"{op}_different_communities",
+                "这些网格不在同一个社区（区县）内",
+                "the grids lie in different communities (districts)",
+                grids=[g.code for g in grids],
+            )
 
     def _union(self, grids: list[DraftGrid], op: str) -> Polygon:
         union = shapely.union_all([self.shape(g) for g in grids])
         merged = single_polygon(union, self.metric)
         if merged is None:
-            raise Refusal(422, f"{op}_not_adjacent", "这些网格不相邻（没有共同的边）",
-                          "the grids are not adjacent (they share no edge)", grids=[g.code for g in grids])
+            raise Refusal(
+                422,
+                f"{op}_not_adjacent",
+                "这些网格不相邻（没有共同的边）",
+                "the grids are not adjacent (they share no edge)",
+                grids=[g.code for g in grids],
+            )
         return merged
 
     def merge(self, body: dict) -> Outcome:
         grids = [self.grid(c) for c in _codes(body.get("grids"), "grids", 2)]
         self._same_container(grids, "merge")
         if len({g.net_id for g in grids}) > 1:
-            raise Refusal(422, "merge_different_nets", "不能合并不同网的网格（如综合网格与专属网格）",
-                          "grids of different nets cannot be merged", grids=[g.code for g in grids])
+            raise Refusal(
+                422,
+                "merge_different_nets",
+                "不能合并不同网的网格（如综合网格与专属网格）",
+                "grids of different nets cannot be merged",
+                grids=[g.code for g in grids],
+            )
         merged = self._union(grids, "merge")
         if body.get("keep") is not None:
             keep_code = _text(body.get("keep"), "keep")
             keeper = next((g for g in grids if g.code == keep_code), None)
             if keeper is None:
-                raise Refusal(400, "bad_request", "keep 必须是被合并的网格之一", "keep must be one of the grids")
+                raise Refusal(
+                    400, "bad_request", "keep 必须是被合并的网格之一", "keep must be one of the grids"
+                )
             rule = "requested"
         else:
             keeper = grids[self.keep_order([self.shape(g) for g in grids])[0]]
@@ -298,8 +364,12 @@ class Editor:
         self._same_container(grids, "reshape")
         has_edge, has_geoms = body.get("edge") is not None, body.get("geometries") is not None
         if has_edge == has_geoms:
-            raise Refusal(400, "bad_request", "reshape 需要 edge（新的公共边）或 geometries（新边界）之一",
-                          "reshape needs either edge (the new shared edge) or geometries (new boundaries)")
+            raise Refusal(
+                400,
+                "bad_request",
+                "reshape 需要 edge（新的公共边）或 geometries（新边界）之一",
+                "reshape needs either edge (the new shared edge) or geometries (new boundaries)",
+            )
         if has_edge:
             return self._reshape_edge(grids, body)
         return self._reshape_geometries(grids, body)
@@ -309,16 +379,29 @@ class Editor:
         container = self.container_geom(grids[0].container_id)
         beyond_container = geom.difference(container)
         if not beyond_container.is_empty and not self._noise(beyond_container):
-            raise Refusal(422, "crosses_community", f"{what} 越过了社区（区县）边界",
-                          f"{what} crosses the community (district) line", grids=[g.code for g in grids],
-                          at=_point(beyond_container))
+            raise Refusal(
+                422,
+                "crosses_community",
+                f"{what} 越过了社区（区县）边界",
+                f"{what} crosses the community (district) line",
+                grids=[g.code for g in grids],
+                at=_point(beyond_container),
+            )
         beyond = geom.intersection(container).difference(union)
         if not beyond.is_empty and not self._noise(beyond):
-            others = [n.code for n in self.neighbours_in(grids[0].container_id, {g.pk for g in grids})
-                      if not self._noise(self.shape(n).intersection(beyond))]
-            raise Refusal(422, "outside_grids", f"{what} 伸入了未列出的网格 {', '.join(others)}，请把它们列入 grids",
-                          f"{what} reaches into grids not listed: {', '.join(others)}; list them in grids",
-                          grids=others, at=_point(beyond))
+            others = [
+                n.code
+                for n in self.neighbours_in(grids[0].container_id, {g.pk for g in grids})
+                if not self._noise(self.shape(n).intersection(beyond))
+            ]
+            raise Refusal(
+                422,
+                "outside_grids",
+                f"{what} 伸入了未列出的网格 {', '.join(others)}，请把它们列入 grids",
+                f"{what} reaches into grids not listed: {', '.join(others)}; list them in grids",
+                grids=others,
+                at=_point(beyond),
+            )
 
     def _noise(self, geom: BaseGeometry) -> bool:
         """Within the snapping distance: thinner than twice SNAP_M everywhere (lines always are)."""
@@ -329,15 +412,21 @@ class Editor:
 
     def _reshape_edge(self, grids: list[DraftGrid], body: dict) -> Outcome:
         if len(grids) != 2:
-            raise Refusal(400, "bad_request", "按公共边调整只能针对两个网格", "an edge reshape takes exactly two grids")
+            raise Refusal(
+                400, "bad_request", "按公共边调整只能针对两个网格", "an edge reshape takes exactly two grids"
+            )
         line = parse_geojson(body.get("edge"), ("LineString",), "edge", body.get("crs"))
         union = self._union(grids, "reshape")
         self._outside(line, union.buffer(self.tol), grids, "新的公共边 the new edge")
         pieces = self.cut(union, line)
         if len(pieces) < 2:
-            raise Refusal(422, "reshape_no_cut", "新的公共边没有把两个网格分开（两端应在外边界上）",
-                          "the new edge does not divide the two grids (its ends must reach their outer boundary)",
-                          grids=[g.code for g in grids])
+            raise Refusal(
+                422,
+                "reshape_no_cut",
+                "新的公共边没有把两个网格分开（两端应在外边界上）",
+                "the new edge does not divide the two grids (its ends must reach their outer boundary)",
+                grids=[g.code for g in grids],
+            )
         old = [self.shape(g) for g in grids]
         assigned: list[list[Polygon]] = [[], []]
         for p in pieces:
@@ -348,27 +437,41 @@ class Editor:
     def _reshape_geometries(self, grids: list[DraftGrid], body: dict) -> Outcome:
         given = body.get("geometries")
         if not isinstance(given, dict) or not given:
-            raise Refusal(400, "bad_request", "geometries 应为 {网格编码: GeoJSON 多边形}",
-                          "geometries must map grid codes to GeoJSON polygons")
+            raise Refusal(
+                400,
+                "bad_request",
+                "geometries 应为 {网格编码: GeoJSON 多边形}",
+                "geometries must map grid codes to GeoJSON polygons",
+            )
         by_code = {g.code: g for g in grids}
         unknown = [c for c in given if c not in by_code]
         if unknown:
-            raise Refusal(400, "bad_request", f"geometries 中的网格不在 grids 中：{', '.join(unknown)}",
-                          f"geometries names grids not in grids: {', '.join(unknown)}")
+            raise Refusal(
+                400,
+                "bad_request",
+                f"geometries 中的网格不在 grids 中：{', '.join(unknown)}",
+                f"geometries names grids not in grids: {', '.join(unknown)}",
+            )
         missing = [g for g in grids if g.code not in given]
         if len(missing) > 1:
-            raise Refusal(400, "bad_request", "最多只能有一个网格不给出新边界（它取剩余部分）",
-                          "at most one grid may go without a new geometry (it takes the rest)")
+            raise Refusal(
+                400,
+                "bad_request",
+                "最多只能有一个网格不给出新边界（它取剩余部分）",
+                "at most one grid may go without a new geometry (it takes the rest)",
+            )
         union = shapely.union_all([self.shape(g) for g in grids])
-        reference = shapely.union_all([self.shape(g).boundary for g in grids]
-                                      + [self.container_geom(grids[0].container_id).boundary])
+        reference = shapely.union_all(
+            [self.shape(g).boundary for g in grids] + [self.container_geom(grids[0].container_id).boundary]
+        )
         new: list[BaseGeometry] = []
         for g in grids:
             if g.code not in given:
                 new.append(None)
                 continue
-            geom = parse_geojson(given[g.code], ("Polygon", "MultiPolygon"), f"geometries[{g.code}]",
-                                 body.get("crs"))
+            geom = parse_geojson(
+                given[g.code], ("Polygon", "MultiPolygon"), f"geometries[{g.code}]", body.get("crs")
+            )
             geom = shapely.snap(geom, reference, self.tol)
             self._outside(geom, union, grids, f"网格 grid {g.code} 的新边界")
             new.append(geom.intersection(union))
@@ -379,8 +482,14 @@ class Editor:
                 continue
             overlap = new[i].intersection(taken)
             if not overlap.is_empty and not self._noise(overlap):
-                raise Refusal(422, "reshape_overlap", f"新边界相互重叠（网格 {g.code}）",
-                              f"the new geometries overlap (grid {g.code})", grids=[g.code], at=_point(overlap))
+                raise Refusal(
+                    422,
+                    "reshape_overlap",
+                    f"新边界相互重叠（网格 {g.code}）",
+                    f"the new geometries overlap (grid {g.code})",
+                    grids=[g.code],
+                    at=_point(overlap),
+                )
             new[i] = new[i].difference(taken)
             taken = taken.union(new[i])
         rest = union.difference(taken)
@@ -390,9 +499,15 @@ class Editor:
         for part in polygons(rest):
             if not self._noise(part):
                 area = self.metric.area(part)
-                raise Refusal(422, "reshape_gap", f"新边界会留下 {area:.2f} 平方米的空隙",
-                              f"the new geometries would leave a gap of {area:.2f} m²",
-                              at=_point(part), area_m2=round(area, 3), grids=[g.code for g in grids])
+                raise Refusal(
+                    422,
+                    "reshape_gap",
+                    f"新边界会留下 {area:.2f} 平方米的空隙",
+                    f"the new geometries would leave a gap of {area:.2f} m²",
+                    at=_point(part),
+                    area_m2=round(area, 3),
+                    grids=[g.code for g in grids],
+                )
         mains = self.settle_parts(new, grids)
         return self._apply_reshape(grids, self.settle(mains, polygons(rest)))
 
@@ -417,9 +532,15 @@ class Editor:
         if name is not None:
             name = _text(name, "name")
         target = body.get("target_households")
-        if target is not None and (not isinstance(target, int) or isinstance(target, bool) or not 0 <= target < 10**6):
-            raise Refusal(400, "bad_request", "target_households 应为非负整数",
-                          "target_households must be a non-negative integer")
+        if target is not None and (
+            not isinstance(target, int) or isinstance(target, bool) or not 0 <= target < 10**6
+        ):
+            raise Refusal(
+                400,
+                "bad_request",
+                "target_households 应为非负整数",
+                "target_households must be a non-negative integer",
+            )
         container = self._container_of(poly)
         cgeom = self.container_geom(container.pk)
         grids = self.neighbours_in(container.pk, set())
@@ -427,8 +548,13 @@ class Editor:
         clipped = shapely.snap(poly, reference, self.tol).intersection(cgeom)
         piece = single_polygon(clipped, self.metric)
         if piece is None:
-            raise Refusal(422, "create_multipart", f"多边形裁剪到{container.name}后不是一个整块",
-                          f"clipped to {container.code} the polygon is not one piece", at=_point(clipped))
+            raise Refusal(
+                422,
+                "create_multipart",
+                f"多边形裁剪到{container.name}后不是一个整块",
+                f"clipped to {container.code} the polygon is not one piece",
+                at=_point(clipped),
+            )
         out = Outcome()
         updates: list[tuple[DraftGrid, BaseGeometry | None]] = []
         absorbed: list[BaseGeometry] = [piece]
@@ -440,9 +566,14 @@ class Editor:
             keep = [p for p in polygons(rest) if not self._noise(p)]
             absorbed += [p for p in polygons(rest) if self._noise(p)]
             if len(keep) > 1:
-                raise Refusal(422, "create_cuts_grid", f"新网格会把网格 {g.code} 切成 {len(keep)} 块，请先分割或调整它",
-                              f"the new grid would cut grid {g.code} into {len(keep)} pieces; split or reshape it first",
-                              grids=[g.code])
+                raise Refusal(
+                    422,
+                    "create_cuts_grid",
+                    f"新网格会把网格 {g.code} 切成 {len(keep)} 块，请先分割或调整它",
+                    f"the new grid would cut grid {g.code} into {len(keep)} pieces; "
+                    "split or reshape it first",
+                    grids=[g.code],
+                )
             updates.append((g, clean_holes(keep[0], self.metric) if keep else None))
         if not updates:
             raise Refusal(422, "create_outside_grids", "多边形没有覆盖任何网格", "the polygon covers no grid")
@@ -454,7 +585,9 @@ class Editor:
             if geom is not None:
                 self.check_piece(geom, f"网格 grid {g.code}")
         # The new grid takes its defaults from the grid it takes most area from.
-        like = max((g for g, _ in updates), key=lambda g: self.metric.area(self.shape(g).intersection(new_geom)))
+        like = max(
+            (g for g, _ in updates), key=lambda g: self.metric.area(self.shape(g).intersection(new_geom))
+        )
         for g, geom in updates:
             if geom is None:
                 self.remove(g, out)
@@ -462,9 +595,19 @@ class Editor:
                 self.set_shape(g, geom, out)
                 out.changed.append(g.code)
         if target is None:
-            target = like.target_households if kind == GridKind.STANDARD else max(1, self.households(new_geom))
-        new = self.add(like, new_geom, out, net_id=net.pk, kind=kind, name=name or "", auto_name=name is None,
-                       target_households=target)
+            target = (
+                like.target_households if kind == GridKind.STANDARD else max(1, self.households(new_geom))
+            )
+        new = self.add(
+            like,
+            new_geom,
+            out,
+            net_id=net.pk,
+            kind=kind,
+            name=name or "",
+            auto_name=name is None,
+            target_households=target,
+        )
         out.new.append(new)
         return out
 
@@ -473,7 +616,9 @@ class Editor:
             return self.draft.net
         net = Net.objects.filter(code=code, partition_group=self.draft.partition_group).first()
         if net is None:
-            raise Refusal(422, "unknown_net", f"网 {code} 不属于本草稿", f"net {code} is not part of this draft")
+            raise Refusal(
+                422, "unknown_net", f"网 {code} 不属于本草稿", f"net {code} is not part of this draft"
+            )
         return net
 
     def _container_of(self, poly: BaseGeometry) -> AdminUnit:
@@ -487,7 +632,12 @@ class Editor:
             )
             row = cur.fetchone()
         if row is None:
-            raise Refusal(422, "create_outside_area", "多边形不在草稿范围内", "the polygon lies outside the draft's area")
+            raise Refusal(
+                422,
+                "create_outside_area",
+                "多边形不在草稿范围内",
+                "the polygon lies outside the draft's area",
+            )
         return AdminUnit.objects.defer("geom", "geom_3857").get(pk=row[0])
 
 
@@ -513,8 +663,12 @@ def apply(draft: Draft, body: object, user=None) -> tuple[Outcome, dict[str, str
         raise Refusal(400, "bad_request", "请求体应为 JSON 对象", "the body must be a JSON object")
     op = body.get("op")
     if op not in OPS:
-        raise Refusal(400, "unknown_op", f"未知的操作 {op!r}，可用：{', '.join(OPS)}",
-                      f"unknown op {op!r}; available: {', '.join(OPS)}")
+        raise Refusal(
+            400,
+            "unknown_op",
+            f"未知的操作 {op!r}，可用：{', '.join(OPS)}",
+            f"unknown op {op!r}; available: {', '.join(OPS)}",
+        )
     with transaction.atomic():
         draft = Draft.objects.select_for_update().get(pk=draft.pk)
         editable(draft)
@@ -526,6 +680,12 @@ def apply(draft: Draft, body: object, user=None) -> tuple[Outcome, dict[str, str
             outcome.created.append(g.code)
         touch(draft)
         seq = draft.operations.count() + 1
-        Operation.objects.create(draft=draft, seq=seq, op=op, payload=body, result=outcome.as_json(),
-                                 user=user if user is not None and user.is_authenticated else None)
+        Operation.objects.create(
+            draft=draft,
+            seq=seq,
+            op=op,
+            payload=body,
+            result=outcome.as_json(),
+            user=user if user is not None and user.is_authenticated else None,
+        )
     return outcome, renamed

@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 
 from django.db import connection, transaction
-from django.utils import timezone
 
 from gisapp.accounts.models import Profile
 from layers.models import Generation, GenerationStatus, GridWorker
@@ -31,8 +30,10 @@ from .validation import validate
 def _write_moves(layer: str, table: str) -> int:
     """Write the new grid codes counted by the preview (temporary table bnd_mv_<layer>)."""
     with connection.cursor() as cur:
-        cur.execute(f"update {table} x set grid_code = m.new_code from bnd_mv_{layer} m "
-                    f"where x.id = m.id and m.new_code is not null")
+        cur.execute(
+            f"update {table} x set grid_code = m.new_code from bnd_mv_{layer} m "
+            f"where x.id = m.id and m.new_code is not null"
+        )
         moved = cur.rowcount
         cur.execute(f"drop table bnd_mv_{layer}")
         return moved
@@ -46,6 +47,7 @@ def publish(draft: Draft, user, note: str, workers: dict[str, str] | None = None
 
     def lap(name: str) -> None:
         timings[name] = round(time.perf_counter() - started - sum(timings.values()), 3)
+
     if not isinstance(note, str) or not note.strip():
         raise Refusal(400, "note_required", "发布时必须填写说明", "a note is required to publish")
     with transaction.atomic():
@@ -54,16 +56,22 @@ def publish(draft: Draft, user, note: str, workers: dict[str, str] | None = None
         list(type(nets[0]).objects.select_for_update().filter(pk__in=[n.pk for n in nets]))
         draft = Draft.objects.select_for_update().get(pk=draft.pk)
         if draft.status in (DraftStatus.PUBLISHED, DraftStatus.DISCARDED):
-            raise Refusal(409, "draft_closed", f"草稿已{draft.get_status_display()}",
-                          f"the draft is already {draft.status}")
+            raise Refusal(
+                409,
+                "draft_closed",
+                f"草稿已{draft.get_status_display()}",
+                f"the draft is already {draft.status}",
+            )
         in_force = generations_in_force(nets)
         if in_force != draft.base_generations:
             raise Refusal(
-                409, "stale_draft",
+                409,
+                "stale_draft",
                 "草稿所基于的边界版本已被他人发布的新版本取代，请重新打开草稿后再调整",
                 "the draft is based on a generation that is no longer in force (someone else published); "
                 "open a new draft",
-                base=draft.base_generations, in_force=in_force,
+                base=draft.base_generations,
+                in_force=in_force,
             )
         metric = metric_of(draft)
         lap("lock")
@@ -72,19 +80,33 @@ def publish(draft: Draft, user, note: str, workers: dict[str, str] | None = None
         result = validate(draft, record=False)
         lap("validate")
         if not result["ok"]:
-            raise Refusal(422, "invalid_draft", f"草稿有 {result['errors']} 个错误，不能发布",
-                          f"the draft has {result['errors']} errors and cannot be published", validation=result)
+            raise Refusal(
+                422,
+                "invalid_draft",
+                f"草稿有 {result['errors']} 个错误，不能发布",
+                f"the draft has {result['errors']} errors and cannot be published",
+                validation=result,
+            )
         codes = code_changes(draft)
         preview = point_moves(draft, keep=True)
         staff = people(codes)
         lap("impact")
-        now = timezone.now()
+        # The transaction's own clock: every statement of this transaction (and the tile SQL, which asks
+        # the database which generation is in force at now()) sees the new generation as in force.
+        with connection.cursor() as cur:
+            cur.execute("select now()")
+            now = cur.fetchone()[0]
         generations: dict[str, list[int]] = {}
         for net in nets:
             old = in_force[net.code]
             Generation.objects.filter(net=net, number=old).update(status=GenerationStatus.SUPERSEDED)
-            Generation.objects.create(net=net, number=old + 1, status=GenerationStatus.PUBLISHED,
-                                      effective_from=now, note=note.strip())
+            Generation.objects.create(
+                net=net,
+                number=old + 1,
+                status=GenerationStatus.PUBLISHED,
+                effective_from=now,
+                note=note.strip(),
+            )
             generations[net.code] = [old, old + 1]
         numbers = {n.pk: generations[n.code] for n in nets}
         with connection.cursor() as cur:
@@ -101,7 +123,8 @@ def publish(draft: Draft, user, note: str, workers: dict[str, str] | None = None
             cur.execute(
                 """insert into layers_grid (net_id, code, name, kind, community_id, district_id,
                        target_households, generation_low, generation_high, geom)
-                   select d.net_id, d.code, d.name, d.kind, d.community_id, d.district_id, d.target_households,
+                   select d.net_id, d.code, d.name, d.kind, d.community_id, d.district_id,
+                          d.target_households,
                           v.new, null, d.geom
                    from boundaries_draftgrid d
                    join unnest(%(nets)s::bigint[], %(new)s::int[]) v(net_id, new) on v.net_id = d.net_id
@@ -117,13 +140,21 @@ def publish(draft: Draft, user, note: str, workers: dict[str, str] | None = None
         lap("reassign")
         reassigned = _move_people(staff, workers or {}, draft)
         change = BoundaryChange.objects.create(
-            draft=draft, partition_group=draft.partition_group, area=draft.area, generations=generations,
-            published_by=user if user is not None and user.is_authenticated else None, published_at=now,
+            draft=draft,
+            partition_group=draft.partition_group,
+            area=draft.area,
+            generations=generations,
+            published_by=user if user is not None and user.is_authenticated else None,
+            published_at=now,
             note=note.strip(),
             summary={
-                "codes": codes, "rows": {"closed": closed, "opened": opened}, "moved": moved,
-                "impact": {k: {kk: vv for kk, vv in v.items() if kk not in ("moves", "truncated")}
-                           for k, v in preview.items()},
+                "codes": codes,
+                "rows": {"closed": closed, "opened": opened},
+                "moved": moved,
+                "impact": {
+                    k: {kk: vv for kk, vv in v.items() if kk not in ("moves", "truncated")}
+                    for k, v in preview.items()
+                },
                 "workers": reassigned,
                 "validation": {"errors": result["errors"], "warnings": result["warnings"]},
                 "seconds": round(time.perf_counter() - started, 3),
@@ -132,9 +163,14 @@ def publish(draft: Draft, user, note: str, workers: dict[str, str] | None = None
         )
         for r in codes["retired"]:
             RetiredCode.objects.create(
-                net_id=DraftGrid.objects.filter(draft=draft, code=r["code"]).values_list("net_id", flat=True)[0],
-                code=r["code"], last_generation=generations[r["net"]][0], change=change,
-                successors=r["successors"], retired_at=now,
+                net_id=DraftGrid.objects.filter(draft=draft, code=r["code"]).values_list("net_id", flat=True)[
+                    0
+                ],
+                code=r["code"],
+                last_generation=generations[r["net"]][0],
+                change=change,
+                successors=r["successors"],
+                retired_at=now,
             )
         draft.status = DraftStatus.PUBLISHED
         draft.updated_at = now
@@ -148,30 +184,45 @@ def _move_people(staff: dict, requested: dict[str, str], draft: Draft) -> list[d
     live = set(DraftGrid.objects.filter(draft=draft, deleted=False).values_list("code", flat=True))
     base = set(DraftGrid.objects.filter(draft=draft, source__isnull=False).values_list("code", flat=True))
     if not isinstance(requested, dict):
-        raise Refusal(400, "bad_request", "workers 应为 {网格员id: 网格编码}", "workers must map worker ids to codes")
+        raise Refusal(
+            400, "bad_request", "workers 应为 {网格员id: 网格编码}", "workers must map worker ids to codes"
+        )
     plan: dict[int, str | None] = {w["id"]: w["suggested"] for w in staff["grid_workers"]}
-    codes = dict(GridWorker.objects.filter(pk__in=[int(k) for k in requested if str(k).isdigit()])
-                 .values_list("pk", "grid_code"))
+    codes = dict(
+        GridWorker.objects.filter(pk__in=[int(k) for k in requested if str(k).isdigit()]).values_list(
+            "pk", "grid_code"
+        )
+    )
     codes.update({w["id"]: w["grid_code"] for w in staff["grid_workers"]})
     for key, target in requested.items():
         wid = int(key) if str(key).isdigit() else None
         if wid not in codes or codes[wid] not in base:
-            raise Refusal(422, "bad_worker", f"网格员 {key} 不属于本草稿的网格",
-                          f"grid worker {key} does not work in a grid of this draft")
+            raise Refusal(
+                422,
+                "bad_worker",
+                f"网格员 {key} 不属于本草稿的网格",
+                f"grid worker {key} does not work in a grid of this draft",
+            )
         plan[wid] = target
     out = []
     for wid, target in plan.items():
         if target not in live:
-            raise Refusal(422, "bad_worker_target", f"网格员 {wid} 的新网格 {target} 不在草稿中",
-                          f"grid worker {wid} cannot move to {target}: not a grid of the draft")
+            raise Refusal(
+                422,
+                "bad_worker_target",
+                f"网格员 {wid} 的新网格 {target} 不在草稿中",
+                f"grid worker {wid} cannot move to {target}: not a grid of the draft",
+            )
         if codes[wid] == target:
             continue
         Profile.objects.filter(user__grid_worker__pk=wid, jurisdiction_code=codes[wid]).update(
-            jurisdiction_code=target)
+            jurisdiction_code=target
+        )
         out.append({"id": wid, "from": codes[wid], "to": target})
         GridWorker.objects.filter(pk=wid).update(grid_code=target)
     for u in staff["users"]:
         if u["suggested"]:
-            Profile.objects.filter(user__username=u["username"], jurisdiction_code=u["jurisdiction_code"]).update(
-                jurisdiction_code=u["suggested"])
+            Profile.objects.filter(
+                user__username=u["username"], jurisdiction_code=u["jurisdiction_code"]
+            ).update(jurisdiction_code=u["suggested"])
     return out

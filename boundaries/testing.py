@@ -77,8 +77,9 @@ def square_around(poly: BaseGeometry, fraction: float, shift: tuple[float, float
     c = poly.representative_point()
     half = math.sqrt(poly.area) * fraction / 2
     x, y = c.x + shift[0] * 2 * half, c.y + shift[1] * 2 * half
-    return mapping(Polygon([(x - half, y - half), (x + half, y - half), (x + half, y + half),
-                            (x - half, y + half)]))
+    return mapping(
+        Polygon([(x - half, y - half), (x + half, y - half), (x + half, y + half), (x - half, y + half)])
+    )
 
 
 CURRENT_GROUP_GRIDS = """
@@ -103,11 +104,14 @@ def partition_problems(community_ids: list[int], group: str = "community", srid:
             f"""with cur as ({CURRENT_GROUP_GRIDS})
                 select a.code, st_area(st_symdifference(a.geom, u.ug)) * {k},
                        (select coalesce(sum(st_area(st_intersection(x.geom, y.geom))), 0) * {k}
-                        from cur x join cur y on x.id < y.id and x.community_id = a.id and y.community_id = a.id
+                        from cur x join cur y on x.id < y.id
+                        and x.community_id = a.id and y.community_id = a.id
                         and st_intersects(x.geom, y.geom))
                 from layers_adminunit a cross join lateral (
                     select st_union(c.geom) ug from cur c where c.community_id = a.id) u
-                where a.id = any(%(ids)s)""", p)
+                where a.id = any(%(ids)s)""",
+            p,
+        )
         for code, gap, overlap in cur.fetchall():
             if gap is None or gap >= 0.01:
                 problems.append(f"community {code}: gap/outside {gap} m²")
@@ -115,20 +119,28 @@ def partition_problems(community_ids: list[int], group: str = "community", srid:
                 problems.append(f"community {code}: overlap {overlap} m²")
         for label, table, point, extra in (
             ("building", "layers_building", "point", "true"),
-            ("open case", "cases_case", "geom",
-             "t.status not in ('closed', 'evaluated', 'rejected', 'merged') and t.geom is not null"),
+            (
+                "open case",
+                "cases_case",
+                "geom",
+                "t.status not in ('closed', 'evaluated', 'rejected', 'merged') and t.geom is not null",
+            ),
         ):
             cur.execute(
                 f"""with cur as ({CURRENT_GROUP_GRIDS})
                     select t.id, t.grid_code, array_agg(c.code) filter (where c.id is not null)
-                    from {table} t join layers_adminunit a on a.id = any(%(ids)s) and st_contains(a.geom, t.{point})
+                    from {table} t join layers_adminunit a
+                         on a.id = any(%(ids)s) and st_contains(a.geom, t.{point})
                     left join cur c on st_contains(c.geom, t.{point})
                     where {extra}
                     group by t.id, t.grid_code
-                    having count(c.id) <> 1 or t.grid_code <> min(c.code) limit 5""", p)
+                    having count(c.id) <> 1 or t.grid_code <> min(c.code) limit 5""",
+                p,
+            )
             for row in cur.fetchall():
                 problems.append(f"{label} {row[0]} has grid_code {row[1]} but lies in {row[2]}")
-        cur.execute(f"with cur as ({CURRENT_GROUP_GRIDS}) select code from cur group by code having count(*) > 1",
-                    p)
+        cur.execute(
+            f"with cur as ({CURRENT_GROUP_GRIDS}) select code from cur group by code having count(*) > 1", p
+        )
         problems += [f"duplicate current code {r[0]}" for r in cur.fetchall()]
     return problems

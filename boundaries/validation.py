@@ -23,10 +23,15 @@ MESSAGES = {
     "outside": ("网格超出所属社区（区县）", "the grid reaches outside its community (district)"),
     "invalid": ("几何无效", "invalid geometry"),
     "multipart": ("网格由多块组成，应为一个整块", "the grid has several parts; one is required"),
-    "sliver": ("细长碎片网格（平均宽度小于 5 米或面积小于 200 平方米）",
-               "sliver grid (narrower than 5 m on average or smaller than 200 m²)"),
+    "sliver": (
+        "细长碎片网格（平均宽度小于 5 米或面积小于 200 平方米）",
+        "sliver grid (narrower than 5 m on average or smaller than 200 m²)",
+    ),
     "duplicate_code": ("网格编码重复", "duplicate grid code"),
-    "bad_code": ("网格编码不以所属社区编码开头或不是 15 位", "the code is not 15 digits starting with its community"),
+    "bad_code": (
+        "网格编码不以所属社区编码开头或不是 15 位",
+        "the code is not 15 digits starting with its community",
+    ),
     "retired_code": ("使用了已停用的网格编码", "the code was retired and may not be reused"),
     "households_low": ("户数低于目标的一半", "fewer households than half the target"),
     "households_high": ("户数超过目标的 1.5 倍", "more households than 1.5 × the target"),
@@ -53,67 +58,61 @@ PREPARE = [
        from boundaries_draftgrid d join layers_net n on n.id = d.net_id
        cross join lateral (select st_transform(d.geom, %(srid)s) as m) t
        where d.draft_id = %(draft)s and not d.deleted and d.container_id = any(%(containers)s)""",
-    """insert into bnd_c select a.id, a.code, a.geom, """ + SCALE.format(lat="st_y(st_centroid(a.geom))") + """
+    """insert into bnd_c select a.id, a.code, a.geom, """
+    + SCALE.format(lat="st_y(st_centroid(a.geom))")
+    + """
        from layers_adminunit a where a.id = any(%(containers)s)""",
     "create index on bnd_g (container_id)",
     "analyze bnd_g",
     "analyze bnd_c",
 ]
 
+# Each check is its own statement (one big statement of CTEs was planned badly: 2 s lost before its
+# first overlay).  Every statement returns (check, unit code, grid codes, value, point, target).
+UNIONS = """
+create temporary table bnd_u on commit drop as
+select c.id, c.code, c.k, c.geom as cg, a.ug, coalesce(a.summed, 0) as summed
+from bnd_c c left join (select container_id, st_union(geom) as ug, sum(st_area(geom)) as summed
+                        from bnd_g group by container_id) a on a.container_id = c.id
+"""
+
 # Overlap is looked for pair by pair only in units whose grids' areas add up to more than their union
 # (in square degrees: 1e-14 is about 1e-4 m² here, far below the tolerance, far above rounding).
-CHECKS = """
-with u as (
-    select c.id, c.code, c.k, c.geom as cg, st_union(g.geom) as ug, coalesce(sum(st_area(g.geom)), 0) as summed
-    from bnd_c c left join bnd_g g on g.container_id = c.id
-    group by c.id, c.code, c.k, c.geom
-),
-gaps as materialized (  -- materialized: each overlay is computed once, not once per use
-    select u.code, u.k, case when u.ug is null then u.cg else st_difference(u.cg, u.ug) end as gap from u
-),
-overlapping as (
-    select id from u where u.ug is not null and u.summed - st_area(u.ug) > 1e-14
-),
-pairs as materialized (
-    select c.code, c.k, a.code as a, b.code as b, st_intersection(a.geom, b.geom) as o
-    from bnd_g a join bnd_g b on a.container_id = b.container_id and a.id < b.id
-    join bnd_c c on c.id = a.container_id
-    where a.container_id in (select id from overlapping) and st_intersects(a.geom, b.geom)
-),
-outside as materialized (
-    select c.code, c.k, g.code as grid, st_difference(g.geom, c.geom) as o
-    from bnd_g g join bnd_c c on c.id = g.container_id
-    where not st_covers(c.geom, g.geom)
-),
-measured as materialized (
-    select kind, code, grids, shape, st_area(shape) * k as area_m2 from (
-        select 'gap' as kind, code, k, null::text[] as grids, gap as shape from gaps
-        union all select 'overlap', code, k, array[a, b], o from pairs
-        union all select 'outside', code, k, array[grid], o from outside) x
-)
-select kind, code, grids, area_m2, st_pointonsurface(shape), null::int from measured where area_m2 > %(tol)s
-union all
-select 'invalid', c.code, array[g.code], null, st_pointonsurface(st_makevalid(g.geom)), null
-from bnd_g g join bnd_c c on c.id = g.container_id where not st_isvalid(g.geom)
-union all
-select 'multipart', c.code, array[g.code], st_numgeometries(g.geom), st_pointonsurface(g.geom), null
-from bnd_g g join bnd_c c on c.id = g.container_id where st_numgeometries(g.geom) <> 1
-union all
-select 'sliver', c.code, array[g.code], g.area_m, st_pointonsurface(g.geom), null
-from bnd_g g join bnd_c c on c.id = g.container_id
-where st_isvalid(g.geom) and (g.area_m < %(sliver_area)s
-      or 2 * g.area_m / greatest(g.perimeter_m, 1e-9) < %(sliver_width)s)
-union all
-select 'duplicate_code', min(c.code), array[g.code], count(*), null, null
-from bnd_g g join bnd_c c on c.id = g.container_id group by g.code having count(*) > 1
-union all
-select 'bad_code', c.code, array[g.code], null, st_pointonsurface(g.geom), null
-from bnd_g g join bnd_c c on c.id = g.container_id
-where g.follows and (g.code !~ '^[0-9]{15}$' or left(g.code, 12) <> c.code)
-union all
-select 'retired_code', c.code, array[g.code], null, st_pointonsurface(g.geom), null
-from bnd_g g join bnd_c c on c.id = g.container_id join boundaries_retiredcode r on r.code = g.code
-"""
+CHECKS = [
+    """select 'gap', u.code, null::text[], m.a, st_pointonsurface(m.gap), null::int
+       from bnd_u u cross join lateral (
+           select d.gap, st_area(d.gap) * u.k as a
+           from (select case when u.ug is null then u.cg else st_difference(u.cg, u.ug) end as gap) d) m
+       where m.a > %(tol)s""",
+    """with suspect as materialized (
+           select id, code, k from bnd_u where ug is not null and summed - st_area(ug) > 1e-14)
+       select 'overlap', c.code, array[a.code, b.code], m.a, st_pointonsurface(m.o), null::int
+       from suspect c join bnd_g a on a.container_id = c.id
+       join bnd_g b on b.container_id = c.id and a.id < b.id
+       cross join lateral (select o, st_area(o) * c.k as a from st_intersection(a.geom, b.geom) o) m
+       where st_intersects(a.geom, b.geom) and m.a > %(tol)s""",
+    """select 'outside', c.code, array[g.code], m.a, st_pointonsurface(m.o), null::int
+       from bnd_g g join bnd_c c on c.id = g.container_id
+       cross join lateral (select o, st_area(o) * c.k as a from st_difference(g.geom, c.geom) o) m
+       where not st_covers(c.geom, g.geom) and m.a > %(tol)s""",
+    """select 'invalid', c.code, array[g.code], null::float8, st_pointonsurface(st_makevalid(g.geom)),
+              null::int
+       from bnd_g g join bnd_c c on c.id = g.container_id where not st_isvalid(g.geom)""",
+    """select 'multipart', c.code, array[g.code], st_numgeometries(g.geom)::float8, st_pointonsurface(g.geom),
+              null::int
+       from bnd_g g join bnd_c c on c.id = g.container_id where st_numgeometries(g.geom) <> 1""",
+    """select 'sliver', c.code, array[g.code], g.area_m, st_pointonsurface(g.geom), null::int
+       from bnd_g g join bnd_c c on c.id = g.container_id
+       where st_isvalid(g.geom) and (g.area_m < %(sliver_area)s
+             or 2 * g.area_m / greatest(g.perimeter_m, 1e-9) < %(sliver_width)s)""",
+    """select 'duplicate_code', min(c.code), array[g.code], count(*)::float8, null::geometry, null::int
+       from bnd_g g join bnd_c c on c.id = g.container_id group by g.code having count(*) > 1""",
+    """select 'bad_code', c.code, array[g.code], null::float8, st_pointonsurface(g.geom), null::int
+       from bnd_g g join bnd_c c on c.id = g.container_id
+       where g.follows and (g.code !~ '^[0-9]{15}$' or left(g.code, 12) <> c.code)""",
+    """select 'retired_code', c.code, array[g.code], null::float8, st_pointonsurface(g.geom), null::int
+       from bnd_g g join bnd_c c on c.id = g.container_id join boundaries_retiredcode r on r.code = g.code""",
+]
 
 HOUSEHOLDS = """
 select case when h.n < g.target * %(low)s then 'households_low' else 'households_high' end,
@@ -130,24 +129,32 @@ def validate(draft: Draft, containers: list[int] | None = None, record: bool = T
     started = time.perf_counter()
     scope = list(draft.containers if containers is None else containers)
     params = {
-        "draft": draft.pk, "containers": scope, "srid": draft.metric_srid, "tol": TOLERANCE_M2,
-        "sliver_area": SLIVER_AREA_M2, "sliver_width": SLIVER_WIDTH_M,
-        "low": HOUSEHOLD_LOW, "high": HOUSEHOLD_HIGH,
+        "draft": draft.pk,
+        "containers": scope,
+        "srid": draft.metric_srid,
+        "tol": TOLERANCE_M2,
+        "sliver_area": SLIVER_AREA_M2,
+        "sliver_width": SLIVER_WIDTH_M,
+        "low": HOUSEHOLD_LOW,
+        "high": HOUSEHOLD_HIGH,
     }
     # Temporary tables need a transaction to live in; inside one already, this is a savepoint.
     with connection.cursor() as cur, transaction.atomic():
-        cur.execute("drop table if exists bnd_g, bnd_c")
+        cur.execute("drop table if exists bnd_g, bnd_c, bnd_u")
         for statement in PREPARE:
             cur.execute(statement, params)
         cur.execute("select count(*) from bnd_g")
         n_grids = cur.fetchone()[0]
-        cur.execute(f"select kind, unit, grids, value, st_x(p), st_y(p), target from ({CHECKS}) "
-                    f"x(kind, unit, grids, value, p, target)", params)
-        rows = cur.fetchall()
-        cur.execute(f"select kind, unit, grids, value, st_x(p), st_y(p), target from ({HOUSEHOLDS}) "
-                    f"x(kind, unit, grids, value, p, target)", params)
-        rows += cur.fetchall()
-        cur.execute("drop table if exists bnd_g, bnd_c")
+        cur.execute(UNIONS, params)
+        rows = []
+        for check in [*CHECKS, HOUSEHOLDS]:
+            cur.execute(
+                f"select kind, unit, grids, value, st_x(p), st_y(p), target from ({check}) "
+                f"x(kind, unit, grids, value, p, target)",
+                params,
+            )
+            rows += cur.fetchall()
+        cur.execute("drop table if exists bnd_g, bnd_c, bnd_u")
     issues = []
     counts: Counter[str] = Counter()
     for kind, unit, grids, value, x, y, target in rows:

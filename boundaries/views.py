@@ -35,16 +35,32 @@ def api(*methods: str) -> Callable:
         def wrapper(request: HttpRequest, *args, **kwargs):
             try:
                 if request.method not in methods:
-                    response = _json(Refusal(405, "method_not_allowed", f"不支持 {request.method} 方法",
-                                             f"method {request.method} is not allowed").payload(), 405)
+                    response = _json(
+                        Refusal(
+                            405,
+                            "method_not_allowed",
+                            f"不支持 {request.method} 方法",
+                            f"method {request.method} is not allowed",
+                        ).payload(),
+                        405,
+                    )
                     response["Allow"] = ", ".join(methods)
                     return response
                 return view(request, *args, **kwargs)
             except Refusal as exc:
                 return _json(exc.payload(), exc.status)
             except OperationalError:
-                return _json({"code": 503, "reason": "busy", "error": {
-                    "zh": "数据库繁忙，请稍后重试", "en": "the database is busy; try again later"}}, 503)
+                return _json(
+                    {
+                        "code": 503,
+                        "reason": "busy",
+                        "error": {
+                            "zh": "数据库繁忙，请稍后重试",
+                            "en": "the database is busy; try again later",
+                        },
+                    },
+                    503,
+                )
 
         return wrapper
 
@@ -95,8 +111,12 @@ def drafts(request: HttpRequest) -> JsonResponse:
     body = _body(request)
     net, area = body.get("net"), body.get("area")
     if not isinstance(net, str) or not isinstance(area, str) or not net or not area:
-        raise Refusal(400, "bad_request", "需要 net（网代码）和 area（行政区划代码）",
-                      "net (a net code) and area (an admin-unit code) are required")
+        raise Refusal(
+            400,
+            "bad_request",
+            "需要 net（网代码）和 area（行政区划代码）",
+            "net (a net code) and area (an admin-unit code) are required",
+        )
     note = body.get("note") or ""
     if not isinstance(note, str):
         raise Refusal(400, "bad_request", "note 应为文本", "note must be text")
@@ -120,12 +140,22 @@ def draft_grids(request: HttpRequest, draft_id: int) -> JsonResponse:
     draft = _draft(request, draft_id)
     features = []
     for g in DraftGrid.objects.filter(draft=draft, deleted=False).select_related("net").order_by("code"):
-        features.append({
-            "type": "Feature", "id": g.pk, "geometry": json.loads(g.geom.geojson),
-            "properties": {"code": g.code, "net": g.net.code, "name": g.name, "kind": g.kind,
-                           "target_households": g.target_households, "changed": g.changed,
-                           "new": g.source_id is None},
-        })
+        features.append(
+            {
+                "type": "Feature",
+                "id": g.pk,
+                "geometry": json.loads(g.geom.geojson),
+                "properties": {
+                    "code": g.code,
+                    "net": g.net.code,
+                    "name": g.name,
+                    "kind": g.kind,
+                    "target_households": g.target_households,
+                    "changed": g.changed,
+                    "new": g.source_id is None,
+                },
+            }
+        )
     return _json({"type": "FeatureCollection", "features": features})
 
 
@@ -136,8 +166,15 @@ def draft_operations(request: HttpRequest, draft_id: int) -> JsonResponse:
     outcome, renamed = operations.apply(draft, body, request.user)
     draft.refresh_from_db()
     result = validate(draft, containers=sorted(outcome.containers))
-    return _json({"op": body.get("op"), "result": outcome.as_json(), "renumbered": renamed,
-                  "validation": result, "draft": describe(draft)})
+    return _json(
+        {
+            "op": body.get("op"),
+            "result": outcome.as_json(),
+            "renumbered": renamed,
+            "validation": result,
+            "draft": describe(draft),
+        }
+    )
 
 
 @api("GET")
@@ -157,7 +194,12 @@ def draft_publish(request: HttpRequest, draft_id: int) -> JsonResponse:
     draft = _draft(request, draft_id)
     body = _body(request)
     change = publish(draft, request.user, body.get("note"), body.get("workers"))
-    return _json({
-        "change": change.pk, "published_at": change.published_at.isoformat(), "generations": change.generations,
-        "note": change.note, "summary": change.summary,
-    })
+    return _json(
+        {
+            "change": change.pk,
+            "published_at": change.published_at.isoformat(),
+            "generations": change.generations,
+            "note": change.note,
+            "summary": change.summary,
+        }
+    )

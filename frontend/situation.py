@@ -93,9 +93,7 @@ def _features(sql: str, params: list) -> dict:
     return {
         "type": "FeatureCollection",
         "features": [
-            {"type": "Feature", "geometry": json.loads(g), "properties": _props(p)}
-            for g, p in rows
-            if g
+            {"type": "Feature", "geometry": json.loads(g), "properties": _props(p)} for g, p in rows if g
         ],
     }
 

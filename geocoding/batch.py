@@ -291,8 +291,8 @@ def run_job(job_id, progress: Callable[[int], None] | None = None) -> None:
         for index, start in enumerate(range(0, job.total, CHUNK)):
             if index in done_chunks:
                 continue
-            if GeocodeJob.objects.filter(pk=job.pk, status=JobStatus.CANCELLED).exists():
-                return
+            if not GeocodeJob.objects.filter(pk=job.pk).exclude(status=JobStatus.CANCELLED).exists():
+                return  # cancelled or deleted meanwhile
             out, matched = process_rows(
                 job.rows[start : start + CHUNK], job.query_column, system, nets, start
             )

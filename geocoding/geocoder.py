@@ -20,7 +20,7 @@ from . import gazetteer
 from .match import (
     MAX_CANDIDATES,
     Candidate,
-    _confidence,
+    confidence_of,
     fetch_buildings,
     fuzzy_names,
     prefilter,
@@ -334,7 +334,7 @@ def geocode_many(
         ties = sum(1 for c in cands if abs(c.score - top_score) < 1e-6)
         for k, c in enumerate(cands[:limit]):
             runner = cands[1].score if k == 0 and len(cands) > 1 and ties == 1 else None
-            c.confidence = _confidence(
+            c.confidence = confidence_of(
                 c, runner, p.residue_chars, ties if abs(c.score - top_score) < 1e-6 else 1
             )
             if k > 0 and ties == 1:
@@ -356,7 +356,7 @@ def geocode_many(
         p = parsed[i]
         cands = finals[i]
         results[i] = Result(
-            q.strip(), p.norm, [c._out for c in cands], _reason(p, cands, found[i]), found=found[i]
+            q.strip(), p.norm, [c.out for c in cands], _reason(p, cands, found[i]), found=found[i]
         )
     return results  # type: ignore[return-value]
 
@@ -405,7 +405,7 @@ def _place(finals: list[list[Candidate]], gaz, system: crsmod.RefSystem) -> None
             out["room_address"] = f"{address}{c.unit}单元{c.room}室"
         if c.notes:
             out["explain"] = {"zh": "；".join(z for z, _ in c.notes), "en": "; ".join(e for _, e in c.notes)}
-        c._out = out  # type: ignore[attr-defined]
+        c.out = out
 
 
 def _reason(p: Parsed, cands: list[Candidate], found: int) -> dict | None:

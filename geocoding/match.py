@@ -74,6 +74,7 @@ class Candidate:
     admin_id: int | None = None
     grid_code: str | None = None
     members: int = 0
+    out: dict = field(default_factory=dict)  # the answer as the API shows it (geocoder._place)
 
 
 # ---------------------------------------------------------------- number roles
@@ -265,7 +266,7 @@ def score_building(parsed: Parsed, b: BuildingRow, gaz: Gazetteer) -> Candidate:
     return c
 
 
-def _confidence(c: Candidate, runner_up: float | None, residue_chars: int, ties: int) -> float:
+def confidence_of(c: Candidate, runner_up: float | None, residue_chars: int, ties: int) -> float:
     if c.building is None:
         conf = 0.85 * c.name_quality
     elif c.identified:

@@ -15,7 +15,7 @@ from shapely.geometry import mapping, shape
 
 from boundaries.geometry import from_db
 from boundaries.models import BoundaryChange, Draft, DraftGrid, RetiredCode
-from boundaries.testing import adjacent, bent_edge, cut_line, live_shapes, partition_problems, square_around
+from boundaries.testing import adjacent, bent_edge, cut_line, live_shapes, partition_problems
 from cases.models import Case
 from layers.models import AdminUnit, Building, Generation, Grid, GridWorker
 
@@ -45,7 +45,8 @@ def busy_community() -> AdminUnit:
     row = sql(
         """select a.id from layers_adminunit a join layers_grid g on g.community_id = a.id
            join layers_net n on n.id = g.net_id and n.code = 'comprehensive'
-           where g.generation_high is null group by a.id, a.code order by count(*) desc, a.code limit 1""")
+           where g.generation_high is null group by a.id, a.code order by count(*) desc, a.code limit 1"""
+    )
     return AdminUnit.objects.get(pk=row[0][0])
 
 
@@ -65,7 +66,9 @@ def shapes(draft_id: int) -> dict:
 
 def two_neighbours(draft_id: int) -> tuple[str, str]:
     s = shapes(draft_id)
-    comp = {g.code for g in DraftGrid.objects.filter(draft_id=draft_id, net__code="comprehensive", deleted=False)}
+    comp = {
+        g.code for g in DraftGrid.objects.filter(draft_id=draft_id, net__code="comprehensive", deleted=False)
+    }
     for a, b in adjacent(s):
         if a in comp and b in comp:
             return a, b
@@ -92,7 +95,8 @@ def test_a_draft_copies_the_grids_in_force_of_the_partition_group(client, planne
     assert body["nets"] == ["comprehensive", "dedicated"]
     assert body["status"] == "draft" and body["stale"] is False
     assert set(DraftGrid.objects.filter(draft_id=body["id"]).values_list("code", flat=True)) == set(
-        current.values_list("code", flat=True))
+        current.values_list("code", flat=True)
+    )
     validation = client.get(f"{API}/{body['id']}/validation").json()
     assert validation["ok"] is True and validation["errors"] == 0, validation["issues"][:3]
     assert Draft.objects.get(pk=body["id"]).status == "validated"
@@ -101,9 +105,11 @@ def test_a_draft_copies_the_grids_in_force_of_the_partition_group(client, planne
 def test_split_keeps_the_code_on_the_half_with_more_households(client, planner):
     community = busy_community()
     draft = open_draft(client, community.code)
-    code = sql("""select g.code from layers_grid g join layers_net n on n.id = g.net_id and n.code = 'comprehensive'
+    code = sql(
+        """select g.code from layers_grid g join layers_net n on n.id = g.net_id and n.code = 'comprehensive'
                   where g.community_id = %s and g.generation_high is null order by g.code limit 1""",
-               (community.id,))[0][0]
+        (community.id,),
+    )[0][0]
     line = splittable(draft["id"], code)
     before = shapes(draft["id"])[code]
     response = op(client, draft["id"], {"op": "split", "grid": code, "line": line})
@@ -117,12 +123,17 @@ def test_split_keeps_the_code_on_the_half_with_more_households(client, planner):
     assert after[code].union(after[new_code]).symmetric_difference(before).area < 1e-12
     hh = {}
     for c in (code, new_code):
-        hh[c] = sql("select coalesce(sum(households), 0) from layers_building where st_contains("
-                    "st_geomfromtext(%s, 4490), point)", (after[c].wkt,))[0][0]
+        hh[c] = sql(
+            "select coalesce(sum(households), 0) from layers_building where st_contains("
+            "st_geomfromtext(%s, 4490), point)",
+            (after[c].wkt,),
+        )[0][0]
     assert hh[code] >= hh[new_code], hh
     # the new code is the next free sequence of the community
-    highest = max(int(c[-3:]) for c in Grid.objects.filter(code__startswith=community.code)
-                  .values_list("code", flat=True))
+    highest = max(
+        int(c[-3:])
+        for c in Grid.objects.filter(code__startswith=community.code).values_list("code", flat=True)
+    )
     assert new_code == f"{community.code}{highest + 1:03d}"
 
 
@@ -140,15 +151,22 @@ def test_split_refusals(client, planner):
     # a line far away
     minx, miny, maxx, maxy = poly.bounds
     far = {"type": "LineString", "coordinates": [[maxx + 0.01, miny], [maxx + 0.01, maxy]]}
-    assert op(client, draft["id"], {"op": "split", "grid": code, "line": far}).json()["reason"] == "split_no_cut"
+    assert (
+        op(client, draft["id"], {"op": "split", "grid": code, "line": far}).json()["reason"] == "split_no_cut"
+    )
     # malformed input is a 400, an unknown grid a 422
-    assert op(client, draft["id"], {"op": "split", "grid": code, "line": {"type": "Point"}}).status_code == 400
-    assert op(client, draft["id"], {"op": "split", "grid": "999", "line": stub}).json()["reason"] == "unknown_grid"
+    assert (
+        op(client, draft["id"], {"op": "split", "grid": code, "line": {"type": "Point"}}).status_code == 400
+    )
+    assert (
+        op(client, draft["id"], {"op": "split", "grid": "999", "line": stub}).json()["reason"]
+        == "unknown_grid"
+    )
     assert op(client, draft["id"], {"op": "explode"}).json()["reason"] == "unknown_op"
     assert not DraftGrid.objects.filter(draft_id=draft["id"], changed=True).exists()
 
 
-# ----------------------------------------------------------------------------------------------- merge, delete
+# ------------------------------------------------------------------------------------------ merge, delete
 def test_merge_of_neighbours_and_refusal_of_strangers(client, planner):
     community = busy_community()
     draft = open_draft(client, community.code)
@@ -170,9 +188,13 @@ def test_merge_of_neighbours_and_refusal_of_strangers(client, planner):
 def test_merge_refuses_grids_of_different_communities(client, planner):
     street = busy_community().parent
     draft = open_draft(client, street.code)
-    rows = sql("""select a.code, b.code from boundaries_draftgrid a join boundaries_draftgrid b
-                  on a.draft_id = b.draft_id and a.container_id <> b.container_id and st_intersects(a.geom, b.geom)
-                  where a.draft_id = %s limit 1""", (draft["id"],))
+    rows = sql(
+        """select a.code, b.code from boundaries_draftgrid a join boundaries_draftgrid b
+                  on a.draft_id = b.draft_id and a.container_id <> b.container_id
+                  and st_intersects(a.geom, b.geom)
+                  where a.draft_id = %s limit 1""",
+        (draft["id"],),
+    )
     response = op(client, draft["id"], {"op": "merge", "grids": list(rows[0])})
     assert response.status_code == 422 and response.json()["reason"] == "merge_different_communities"
 
@@ -216,19 +238,34 @@ def test_reshape_with_new_geometries_refuses_gaps_and_community_crossings(client
     s = shapes(draft["id"])
     m = 1 / 111_320  # about a metre in degrees
     # shrinking a by 20 m and not giving b anything new leaves a gap
-    gap = op(client, draft["id"], {"op": "reshape", "grids": [a, b], "geometries": {
-        a: mapping(s[a].buffer(-20 * m)), b: mapping(s[b])}})
+    gap = op(
+        client,
+        draft["id"],
+        {
+            "op": "reshape",
+            "grids": [a, b],
+            "geometries": {a: mapping(s[a].buffer(-20 * m)), b: mapping(s[b])},
+        },
+    )
     assert gap.status_code == 422 and gap.json()["reason"] == "reshape_gap", gap.content
     assert gap.json()["area_m2"] > 100 and len(gap.json()["at"]) == 2
     # growing a beyond the community line
-    out = op(client, draft["id"], {"op": "reshape", "grids": [a, b], "geometries": {
-        a: mapping(s[a].buffer(50 * m, join_style="mitre"))}})
+    out = op(
+        client,
+        draft["id"],
+        {
+            "op": "reshape",
+            "grids": [a, b],
+            "geometries": {a: mapping(s[a].buffer(50 * m, join_style="mitre"))},
+        },
+    )
     assert out.status_code == 422 and out.json()["reason"] in ("crosses_community", "outside_grids")
     cgeom = from_db(community.geom)
     grown = s[a].union(s[b]).buffer(30 * m, join_style="mitre")
     if not cgeom.covers(grown):
-        crossing = op(client, draft["id"], {"op": "reshape", "grids": [a, b], "geometries": {
-            a: mapping(grown)}})
+        crossing = op(
+            client, draft["id"], {"op": "reshape", "grids": [a, b], "geometries": {a: mapping(grown)}}
+        )
         assert crossing.status_code == 422
         assert crossing.json()["reason"] in ("crosses_community", "outside_grids")
     # a geometry for a, b takes the rest: a moves 10 m into b (clipped to their union)
@@ -264,8 +301,17 @@ def test_create_carves_a_dedicated_grid_out_of_the_grids_it_covers(client, plann
     mid = edge.interpolate(0.5, normalized=True)
     side = math.sqrt(min(s[a].area, s[b].area)) * 0.3
     school = shapely.box(mid.x - side / 2, mid.y - side / 2, mid.x + side / 2, mid.y + side / 2)
-    response = op(client, draft["id"], {"op": "create", "polygon": mapping(school), "net": "dedicated",
-                                        "kind": "school", "name": "青禾实验小学专属网格"})
+    response = op(
+        client,
+        draft["id"],
+        {
+            "op": "create",
+            "polygon": mapping(school),
+            "net": "dedicated",
+            "kind": "school",
+            "name": "青禾实验小学专属网格",
+        },
+    )
     assert response.status_code == 200, response.content
     result = response.json()["result"]
     assert sorted(result["changed"]) == sorted([a, b]) and len(result["created"]) == 1
@@ -292,7 +338,9 @@ def test_create_is_clipped_to_its_community(client, planner):
         response = op(client, draft["id"], {"op": "create", "polygon": mapping(poly)})
         if response.status_code == 200:
             break
-        assert response.json()["reason"] in ("create_cuts_grid", "create_multipart", "sliver"), response.content
+        assert response.json()["reason"] in ("create_cuts_grid", "create_multipart", "sliver"), (
+            response.content
+        )
     else:
         raise AssertionError("no square accepted")
     new = response.json()["result"]["created"][0]
@@ -301,13 +349,17 @@ def test_create_is_clipped_to_its_community(client, planner):
     assert response.json()["validation"]["ok"]
 
 
-# ----------------------------------------------------------------------------------------------- impact, publish
+# ---------------------------------------------------------------------------------------- impact, publish
 def _split_busiest(client, draft_id: int, community: AdminUnit) -> tuple[str, str]:
     """Split the comprehensive grid with the most open cases; returns (old code, new code)."""
-    code = sql("""select c.grid_code from cases_case c join layers_grid g on g.code = c.grid_code
-                  and g.generation_high is null join layers_net n on n.id = g.net_id and n.code = 'comprehensive'
+    code = sql(
+        """select c.grid_code from cases_case c join layers_grid g on g.code = c.grid_code
+                  and g.generation_high is null
+                  join layers_net n on n.id = g.net_id and n.code = 'comprehensive'
                   where g.community_id = %s and c.status not in ('closed','evaluated','rejected','merged')
-                  group by 1 order by count(*) desc, 1 limit 1""", (community.id,))[0][0]
+                  group by 1 order by count(*) desc, 1 limit 1""",
+        (community.id,),
+    )[0][0]
     response = op(client, draft_id, {"op": "split", "grid": code, "line": splittable(draft_id, code)})
     assert response.status_code == 200, response.content
     return code, response.json()["result"]["created"][0]
@@ -326,17 +378,21 @@ def test_impact_lists_what_moves_and_publish_does_exactly_that(client, planner):
     assert impact["codes"]["retired"][0]["successors"][0] == a
     moves = {(m["from"], m["to"]): m for m in impact["buildings"]["moves"]}
     assert set(moves) == {(old, new), (b, a)}
-    assert impact["buildings"]["buildings"] == Building.objects.filter(grid_code__in=[b]).count() + moves[
-        (old, new)]["buildings"]
+    assert (
+        impact["buildings"]["buildings"]
+        == Building.objects.filter(grid_code__in=[b]).count() + moves[(old, new)]["buildings"]
+    )
     assert impact["buildings"]["households"] > 0 and impact["buildings"]["house_units"] > 0
     workers_b = list(GridWorker.objects.filter(grid_code=b).values_list("pk", flat=True))
     assert sorted(w["id"] for w in impact["grid_workers"]) == sorted(workers_b)
     assert all(w["suggested"] == a for w in impact["grid_workers"])
     assert new in impact["new_grids_without_workers"]
     open_moving = impact["open_cases"]["cases"]
-    closed_before = dict(Case.objects.filter(grid_code__in=[old, b]).exclude(
-        status__in=["reported", "registered", "dispatched", "in_progress", "handled", "returned"]
-    ).values_list("pk", "grid_code"))
+    closed_before = dict(
+        Case.objects.filter(grid_code__in=[old, b])
+        .exclude(status__in=["reported", "registered", "dispatched", "in_progress", "handled", "returned"])
+        .values_list("pk", "grid_code")
+    )
     gen_before = Generation.in_force()
     # publish
     response = post(client, f"{API}/{draft['id']}/publish", {"note": "拆分大网格，合并两个小网格"})
@@ -349,7 +405,9 @@ def test_impact_lists_what_moves_and_publish_does_exactly_that(client, planner):
     assert Building.objects.filter(grid_code=b).count() == 0
     assert Building.objects.filter(grid_code=new).count() == moves[(old, new)]["buildings"]
     # closed cases keep the grid they were handled in
-    assert dict(Case.objects.filter(pk__in=list(closed_before)).values_list("pk", "grid_code")) == closed_before
+    assert (
+        dict(Case.objects.filter(pk__in=list(closed_before)).values_list("pk", "grid_code")) == closed_before
+    )
     assert not GridWorker.objects.filter(grid_code=b).exists()
     assert GridWorker.objects.filter(pk__in=workers_b, grid_code=a).count() == len(workers_b)
     assert RetiredCode.objects.filter(code=b, successors__0=a).exists()
@@ -365,7 +423,9 @@ def test_impact_lists_what_moves_and_publish_does_exactly_that(client, planner):
 
 def two_neighbours_excluding(draft_id: int, exclude: set[str]) -> tuple[str, str]:
     s = shapes(draft_id)
-    comp = {g.code for g in DraftGrid.objects.filter(draft_id=draft_id, net__code="comprehensive", deleted=False)}
+    comp = {
+        g.code for g in DraftGrid.objects.filter(draft_id=draft_id, net__code="comprehensive", deleted=False)
+    }
     for a, b in adjacent(s):
         if a in comp and b in comp and not {a, b} & exclude:
             return a, b
@@ -446,15 +506,19 @@ def test_new_codes_follow_reading_order_within_one_draft(client, planner):
     codes = sorted(s)
     made = []
     for code in codes[:3]:
-        response = op(client, draft["id"], {"op": "split", "grid": code, "line": splittable(draft["id"], code)})
+        response = op(
+            client, draft["id"], {"op": "split", "grid": code, "line": splittable(draft["id"], code)}
+        )
         if response.status_code == 200:
             made.append(response.json()["result"]["created"][0])
     assert len(made) >= 2
     after = shapes(draft["id"])
     new = sorted(c for c in after if DraftGrid.objects.get(draft_id=draft["id"], code=c).source_id is None)
     # sequences are consecutive after the highest used, ordered north → south, west → east
-    highest = max(int(c[-3:]) for c in Grid.objects.filter(code__startswith=community.code)
-                  .values_list("code", flat=True))
+    highest = max(
+        int(c[-3:])
+        for c in Grid.objects.filter(code__startswith=community.code).values_list("code", flat=True)
+    )
     assert [int(c[-3:]) for c in new] == list(range(highest + 1, highest + 1 + len(new)))
     from boundaries.geometry import Metric, reading_point
     from fixtures.citygen.partition import reading_order
@@ -546,15 +610,29 @@ def test_bearer_token_api_and_bad_requests(client):
     token = response.json()["token"]
     auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
     community = busy_community()
-    created = client.post(API, json.dumps({"net": "comprehensive", "area": community.code}),
-                          content_type="application/json", **auth)
+    created = client.post(
+        API,
+        json.dumps({"net": "comprehensive", "area": community.code}),
+        content_type="application/json",
+        **auth,
+    )
     assert created.status_code == 201
     draft_id = created.json()["id"]
-    assert client.post(API, "not json", content_type="application/json", **auth).json()["reason"] == "bad_json"
-    assert client.post(API, json.dumps({"net": "nope", "area": community.code}), content_type="application/json",
-                       **auth).json()["reason"] == "unknown_net"
-    assert client.post(API, json.dumps({"area": community.code}), content_type="application/json",
-                       **auth).status_code == 400
+    assert (
+        client.post(API, "not json", content_type="application/json", **auth).json()["reason"] == "bad_json"
+    )
+    assert (
+        client.post(
+            API, json.dumps({"net": "nope", "area": community.code}), content_type="application/json", **auth
+        ).json()["reason"]
+        == "unknown_net"
+    )
+    assert (
+        client.post(
+            API, json.dumps({"area": community.code}), content_type="application/json", **auth
+        ).status_code
+        == 400
+    )
     assert client.get(f"{API}/999999", **auth).status_code == 404
     assert client.put(f"{API}/{draft_id}/publish", **auth).status_code == 405
     # GeoJSON in another CRS: a split line given in EPSG:4551 metres
@@ -563,16 +641,31 @@ def test_bearer_token_api_and_bad_requests(client):
     code = next(iter(shapes(draft_id)))
     line = shape(splittable(draft_id, code))
     metres = Metric(4551).project(line)
-    response = client.post(f"{API}/{draft_id}/operations", json.dumps(
-        {"op": "split", "grid": code, "line": mapping(metres), "crs": "EPSG:4551"}),
-        content_type="application/json", **auth)
+    response = client.post(
+        f"{API}/{draft_id}/operations",
+        json.dumps({"op": "split", "grid": code, "line": mapping(metres), "crs": "EPSG:4551"}),
+        content_type="application/json",
+        **auth,
+    )
     assert response.status_code == 200, response.content
-    assert client.post(f"{API}/{draft_id}/operations", json.dumps(
-        {"op": "split", "grid": code, "line": mapping(metres), "crs": "EPSG:99999"}),
-        content_type="application/json", **auth).json()["reason"] == "bad_crs"
-    assert client.post(f"{API}/{draft_id}/operations", json.dumps(
-        {"op": "split", "grid": code, "line": mapping(metres)}),
-        content_type="application/json", **auth).status_code == 400  # metres read as degrees
+    assert (
+        client.post(
+            f"{API}/{draft_id}/operations",
+            json.dumps({"op": "split", "grid": code, "line": mapping(metres), "crs": "EPSG:99999"}),
+            content_type="application/json",
+            **auth,
+        ).json()["reason"]
+        == "bad_crs"
+    )
+    assert (
+        client.post(
+            f"{API}/{draft_id}/operations",
+            json.dumps({"op": "split", "grid": code, "line": mapping(metres)}),
+            content_type="application/json",
+            **auth,
+        ).status_code
+        == 400
+    )  # metres read as degrees
 
 
 # ----------------------------------------------------------------------------------------------- import
@@ -588,23 +681,44 @@ def test_a_redrawn_net_from_a_geopackage_becomes_a_draft(tmp_path, client, plann
     a, b = next((x, y) for x, y in adjacent(s) if nets[x] == nets[y] == "comprehensive")
     to_gk = pyproj.Transformer.from_crs(4490, 4551, always_xy=True)
     path = tmp_path / "survey.gpkg"
-    schema = {"geometry": "MultiPolygon", "properties": {
-        "code": "str", "name": "str", "net": "str", "kind": "str", "target_households": "int"}}
+    schema = {
+        "geometry": "MultiPolygon",
+        "properties": {"code": "str", "name": "str", "net": "str", "kind": "str", "target_households": "int"},
+    }
     with fiona.open(path, "w", driver="GPKG", crs="EPSG:4551", schema=schema, layer="grids") as dst:
         for g in grids:
             if g.code == b:
                 continue  # the survey merged b into a
             geom = s[a].union(s[b]) if g.code == a else s[g.code]
-            geom = shapely.transform(geom, lambda xy: __import__("numpy").column_stack(
-                to_gk.transform(xy[:, 0], xy[:, 1])))
+            geom = shapely.transform(
+                geom, lambda xy: __import__("numpy").column_stack(to_gk.transform(xy[:, 0], xy[:, 1]))
+            )
             if geom.geom_type == "Polygon":
                 geom = shapely.MultiPolygon([geom])
-            dst.write({"geometry": mapping(geom), "properties": {
-                "code": g.code, "name": g.name, "net": g.net.code, "kind": g.kind,
-                "target_households": g.target_households}})
+            dst.write(
+                {
+                    "geometry": mapping(geom),
+                    "properties": {
+                        "code": g.code,
+                        "name": g.name,
+                        "net": g.net.code,
+                        "kind": g.kind,
+                        "target_households": g.target_households,
+                    },
+                }
+            )
     out = __import__("io").StringIO()
-    call_command("import_boundary_draft", str(path), "--net", "comprehensive", "--area", community.code,
-                 "--user", "planner", stdout=out)
+    call_command(
+        "import_boundary_draft",
+        str(path),
+        "--net",
+        "comprehensive",
+        "--area",
+        community.code,
+        "--user",
+        "planner",
+        stdout=out,
+    )
     body = json.loads(out.getvalue())
     assert body["validation"]["ok"] is True, body
     draft = Draft.objects.get(pk=body["draft"]["id"])
@@ -617,10 +731,101 @@ def test_a_redrawn_net_from_a_geopackage_becomes_a_draft(tmp_path, client, plann
     assert partition_problems([community.id]) == []
     # a broken file is refused as a whole, nothing opened
     bad = tmp_path / "bad.geojson"
-    bad.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {
-        "code": "12", "name": "x", "net": "comprehensive"}, "geometry": mapping(s[a])}]}))
+    bad.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"code": "12", "name": "x", "net": "comprehensive"},
+                        "geometry": mapping(s[a]),
+                    }
+                ],
+            }
+        )
+    )
     before = Draft.objects.count()
     with pytest.raises(Exception, match="15"):
-        call_command("import_boundary_draft", str(bad), "--net", "comprehensive", "--area", community.code,
-                     "--user", "planner")
+        call_command(
+            "import_boundary_draft",
+            str(bad),
+            "--net",
+            "comprehensive",
+            "--area",
+            community.code,
+            "--user",
+            "planner",
+        )
     assert Draft.objects.count() == before
+
+
+# ----------------------------------------------------------------------------------------------- tiles
+def _tile_codes(layer: str, lon: float, lat: float, z: int, prop: str) -> set[str]:
+    """The `prop` values in the vector tile of `layer` holding the point, rendered by the tile SQL itself
+    (within this transaction: the trigger-kept generalised copies of low zooms included)."""
+    import mapbox_vector_tile
+
+    from layers.registry import get_layer
+    from tiles.queries import tile_query
+
+    band = next(i for i, b in enumerate(get_layer(layer).tile_bands()) if b.minzoom <= z <= b.maxzoom)
+    n = 2**z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.log(math.tan(math.radians(lat)) + 1 / math.cos(math.radians(lat))) / math.pi) / 2 * n)
+    with connection.cursor() as cur:
+        cur.execute(tile_query(layer, band, "all").sql, {"z": z, "x": x, "y": y, "prefix": "", "dept": None})
+        data = bytes(cur.fetchone()[0] or b"")
+    decoded = mapbox_vector_tile.decode(data) if data else {}
+    return {f["properties"].get(prop) for f in decoded.get(layer, {}).get("features", [])}
+
+
+def test_publish_changes_the_covering_tiles(client, planner):
+    community = busy_community()
+    draft = open_draft(client, community.code)
+    a, b = two_neighbours(draft["id"])
+    building = Building.objects.filter(grid_code=b).order_by("pk").first()
+    lon, lat = building.point.x, building.point.y
+    # z10-11: a band simplified into a trigger-kept table; z14: the source geometry (z8-9 drop small grids)
+    before = {z: _tile_codes("grids", lon, lat, z, "code") for z in (10, 14)}
+    assert all(b in codes for codes in before.values()), before
+    assert b in _tile_codes("buildings", lon, lat, 15, "grid_code")
+    op(client, draft["id"], {"op": "merge", "grids": [a, b], "keep": a})
+    assert post(client, f"{API}/{draft['id']}/publish", {"note": "合并"}).status_code == 200
+    for z in (10, 14):
+        after = _tile_codes("grids", lon, lat, z, "code")
+        assert b not in after and a in after, (z, after)
+    building_codes = _tile_codes("buildings", lon, lat, 15, "grid_code")
+    assert b not in building_codes and a in building_codes
+
+
+def test_overlay_nets_are_redrawn_over_their_district(client, planner):
+    from boundaries.validation import SCALE
+
+    district = AdminUnit.objects.get(level="district")
+    draft = open_draft(client, district.code, net="police")
+    assert draft["nets"] == ["police"] and draft["grids"] > 20
+    s = shapes(draft["id"])
+    code = max(s, key=lambda c: s[c].area)
+    response = op(client, draft["id"], {"op": "split", "grid": code, "line": splittable(draft["id"], code)})
+    assert response.status_code == 200, response.content
+    new = response.json()["result"]["created"][0]
+    highest = max(int(c[-3:]) for c in Grid.objects.filter(net__code="police").values_list("code", flat=True))
+    assert new == f"{code[:-3]}{highest + 1:03d}" and new.startswith(district.code + "JW")
+    impact = client.get(f"{API}/{draft['id']}/impact").json()
+    assert impact["codes"]["new"] == [new] and "buildings" not in impact  # no row stores police codes
+    assert post(client, f"{API}/{draft['id']}/publish", {"note": "警格调整"}).status_code == 200
+    k = SCALE.format(lat="st_y(st_centroid(d.geom))")
+    gap, overlap = sql(
+        f"""with cur as (select g.geom from layers_grid g
+                         join layers_net n on n.id = g.net_id and n.code = 'police'
+                         join layers_generation gen on gen.net_id = n.id and gen.status = 'published'
+                         where g.generation_low <= gen.number
+                           and (g.generation_high is null or g.generation_high >= gen.number))
+            select st_area(st_symdifference(d.geom, (select st_union(geom) from cur))) * {k},
+                   ((select sum(st_area(geom)) from cur) - st_area((select st_union(geom) from cur))) * {k}
+            from layers_adminunit d where d.id = %s""",
+        (district.id,),
+    )[0]
+    assert gap < 0.01 and overlap < 0.01
+    assert Generation.in_force()[Grid.objects.filter(code=new).first().net_id] == 2

@@ -35,9 +35,21 @@ TALLY: Counter[str] = Counter()  # accepted and refused operations, printed at t
 KINDS = ("split", "merge", "reshape", "create", "delete")
 # Every refusal must be one of these, with a 4xx: anything else is a bug.
 EXPECTED_REFUSALS = {
-    "split_no_cut", "split_many_pieces", "sliver", "merge_not_adjacent", "merge_different_nets",
-    "delete_not_adjacent", "reshape_no_cut", "reshape_multipart", "reshape_not_adjacent", "crosses_community",
-    "outside_grids", "create_multipart", "create_cuts_grid", "create_outside_grids", "invalid_result",
+    "split_no_cut",
+    "split_many_pieces",
+    "sliver",
+    "merge_not_adjacent",
+    "merge_different_nets",
+    "delete_not_adjacent",
+    "reshape_no_cut",
+    "reshape_multipart",
+    "reshape_not_adjacent",
+    "crosses_community",
+    "outside_grids",
+    "create_multipart",
+    "create_cuts_grid",
+    "create_outside_grids",
+    "invalid_result",
     "bad_request",  # e.g. a merge of a grid with itself
 }
 
@@ -60,8 +72,12 @@ def _payload(draft, kind: str, pick: int, a: float, b: float) -> dict | None:
         return {"op": "split", "grid": code, "line": cut_line(shapes[code], a * math.pi, b)}
     if kind == "create":
         code = codes[pick % len(codes)]
-        return {"op": "create", "polygon": square_around(shapes[code], 0.15 + 0.5 * a, (b, -b)),
-                "net": "dedicated", "kind": "school"}
+        return {
+            "op": "create",
+            "polygon": square_around(shapes[code], 0.15 + 0.5 * a, (b, -b)),
+            "net": "dedicated",
+            "kind": "school",
+        }
     pairs = [(x, y) for x, y in adjacent(shapes) if nets[x] == nets[y]]
     if kind == "merge" and (a < 0.1 or not pairs):  # sometimes two grids that may not touch
         return {"op": "merge", "grids": [codes[pick % len(codes)], codes[(pick * 7 + 3) % len(codes)]]}
@@ -78,32 +94,51 @@ def _payload(draft, kind: str, pick: int, a: float, b: float) -> dict | None:
 
 def _fingerprint(draft) -> list[tuple]:
     with connection.cursor() as cur:
-        cur.execute("select code, deleted, md5(st_asbinary(geom)) from boundaries_draftgrid where draft_id = %s "
-                    "order by id", [draft.pk])
+        cur.execute(
+            "select code, deleted, md5(st_asbinary(geom)) from boundaries_draftgrid where draft_id = %s "
+            "order by id",
+            [draft.pk],
+        )
         return cur.fetchall()
 
 
 @pytest.fixture(scope="module")
 def communities(django_db_setup, django_db_blocker) -> list[int]:
     with django_db_blocker.unblock():
-        rows = (Grid.objects.current().filter(net__code="comprehensive").values("community_id")
-                .order_by("community_id").distinct())
+        rows = (
+            Grid.objects.current()
+            .filter(net__code="comprehensive")
+            .values("community_id")
+            .order_by("community_id")
+            .distinct()
+        )
         return [r["community_id"] for r in rows]
 
 
-@settings(max_examples=EXAMPLES, deadline=None, database=None, print_blob=True, derandomize=DERANDOMIZE,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(rounds=st.lists(st.lists(operation, min_size=1, max_size=4), min_size=1, max_size=4),
-       where=st.integers(min_value=0, max_value=10**6))
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    derandomize=DERANDOMIZE,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    rounds=st.lists(st.lists(operation, min_size=1, max_size=4), min_size=1, max_size=4),
+    where=st.integers(min_value=0, max_value=10**6),
+)
 def test_random_redraws_keep_every_community_seamless(db, communities, rounds, where):
     planner = User.objects.get(username="planner")
     community = AdminUnit.objects.get(pk=communities[where % len(communities)])
     with transaction.atomic():
         for ops in rounds:
             draft = create_draft(planner, "comprehensive", community.code)
-            before_current = dict(Grid.objects.current().filter(community=community).values_list("code", "id"))
-            highest = max(int(c[-3:]) for c in Grid.objects.filter(community=community)
-                          .values_list("code", flat=True))
+            before_current = dict(
+                Grid.objects.current().filter(community=community).values_list("code", "id")
+            )
+            highest = max(
+                int(c[-3:]) for c in Grid.objects.filter(community=community).values_list("code", flat=True)
+            )
             for kind, pick, a, b in ops:
                 payload = _payload(draft, kind, pick, a, b)
                 if payload is None:
@@ -129,7 +164,9 @@ def test_random_redraws_keep_every_community_seamless(db, communities, rounds, w
             # new codes come after every code ever used here; retired codes are gone for good
             for code in set(after) - set(before_current):
                 assert int(code[-3:]) > highest
-            retired = set(RetiredCode.objects.filter(code__startswith=community.code).values_list("code", flat=True))
+            retired = set(
+                RetiredCode.objects.filter(code__startswith=community.code).values_list("code", flat=True)
+            )
             assert not retired & set(after)
             assert set(before_current) - set(after) <= retired
         transaction.set_rollback(True)
@@ -150,7 +187,9 @@ def test_the_checker_sees_a_broken_partition(db, communities):
     assert partition_problems([community_id]) == []
     grid = Grid.objects.current().filter(community_id=community_id, net__code="comprehensive").first()
     with connection.cursor() as cur:
-        cur.execute("update layers_grid set geom = st_multi(st_buffer(geom, -0.0003)) where id = %s", [grid.pk])
+        cur.execute(
+            "update layers_grid set geom = st_multi(st_buffer(geom, -0.0003)) where id = %s", [grid.pk]
+        )
     problems = partition_problems([community_id])
     assert any("gap" in p for p in problems) and any("building" in p for p in problems), problems
 

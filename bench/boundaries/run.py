@@ -57,8 +57,11 @@ def ensure_tables() -> str:
             return "present"
         out = io.StringIO()
         call_command("sqlmigrate", "boundaries", "0001", stdout=out)
-        body = "\n".join(line for line in out.getvalue().splitlines()
-                         if line.strip().upper() not in ("BEGIN;", "COMMIT;") and not line.startswith("--"))
+        body = "\n".join(
+            line
+            for line in out.getvalue().splitlines()
+            if line.strip().upper() not in ("BEGIN;", "COMMIT;") and not line.startswith("--")
+        )
         for statement in body.split(";\n"):
             if statement.strip():
                 cur.execute(statement)
@@ -70,21 +73,29 @@ def machine() -> dict:
 
     cpu = ""
     try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         pass
     with connection.cursor() as cur:
         cur.execute("select version(), postgis_lib_version()")
         pg, postgis = cur.fetchone()
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "postgres": pg.split(",")[0], "postgis": postgis, "host": platform.node()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "postgres": pg.split(",")[0],
+        "postgis": postgis,
+        "host": platform.node(),
+    }
 
 
 def street_ops(draft, user) -> dict:
     """Per community of the street: split the grid with most households, merge the two smallest
     neighbours, bend one shared edge, draw a school; returns counts of accepted and refused ops."""
-    import shapely
 
     from boundaries import operations
     from boundaries.errors import Refusal
@@ -104,8 +115,11 @@ def street_ops(draft, user) -> dict:
 
     for container in draft.containers:
         s = live_shapes(draft, container)
-        comp = set(DraftGrid.objects.filter(draft=draft, container_id=container, deleted=False,
-                                            net__code="comprehensive").values_list("code", flat=True))
+        comp = set(
+            DraftGrid.objects.filter(
+                draft=draft, container_id=container, deleted=False, net__code="comprehensive"
+            ).values_list("code", flat=True)
+        )
         if len(comp) < 3:
             continue
         biggest = max(comp, key=lambda c: s[c].area)
@@ -124,14 +138,22 @@ def street_ops(draft, user) -> dict:
                 break
         s = live_shapes(draft, container)
         host = max(s, key=lambda c: s[c].area)
-        run({"op": "create", "polygon": square_around(s[host], 0.25), "net": "dedicated", "kind": "school",
-             "name": "基准测试学校专属网格"})
-    del shapely
+        run(
+            {
+                "op": "create",
+                "polygon": square_around(s[host], 0.25),
+                "net": "dedicated",
+                "kind": "school",
+                "name": "基准测试学校专属网格",
+            }
+        )
     return tally
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--db", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--street", help="street code (default: the street with most grids)")
     parser.add_argument("--repeat", type=int, default=3, help="whole-city validations to time")
@@ -147,14 +169,19 @@ def main() -> None:
     from boundaries.validation import validate
     from layers.models import AdminUnit
 
-    results: dict = {"when": dt.datetime.now().isoformat(timespec="seconds"), "db": args.db.rsplit("/", 1)[-1],
-                     "machine": machine()}
+    results: dict = {
+        "when": dt.datetime.now().isoformat(timespec="seconds"),
+        "db": args.db.rsplit("/", 1)[-1],
+        "machine": machine(),
+    }
     try:
         with transaction.atomic():
             results["tables"] = ensure_tables()
             user = User.objects.create_superuser("bench-boundaries", password=None)
-            city = AdminUnit.objects.filter(level="city").first() or AdminUnit.objects.filter(
-                level="district").first()
+            city = (
+                AdminUnit.objects.filter(level="city").first()
+                or AdminUnit.objects.filter(level="district").first()
+            )
             t = time.perf_counter()
             draft = create_draft(user, "comprehensive", city.code)
             results["city_draft_s"] = round(time.perf_counter() - t, 3)
@@ -164,17 +191,25 @@ def main() -> None:
                 v = validate(draft)
                 runs.append(time.perf_counter() - t)
             results["city_validate"] = {
-                "grids": v["checked"]["grids"], "communities": v["checked"]["units"], "errors": v["errors"],
-                "warnings": v["warnings"], "counts": v["counts"],
-                "seconds": [round(x, 3) for x in runs], "median_s": round(statistics.median(runs), 3),
+                "grids": v["checked"]["grids"],
+                "communities": v["checked"]["units"],
+                "errors": v["errors"],
+                "warnings": v["warnings"],
+                "counts": v["counts"],
+                "seconds": [round(x, 3) for x in runs],
+                "median_s": round(statistics.median(runs), 3),
             }
-            print(f"whole-city validation: {v['checked']['grids']} grids, {v['errors']} errors, "
-                  f"median {statistics.median(runs):.2f} s", file=sys.stderr)
+            print(
+                f"whole-city validation: {v['checked']['grids']} grids, {v['errors']} errors, "
+                f"median {statistics.median(runs):.2f} s",
+                file=sys.stderr,
+            )
             with connection.cursor() as cur:
                 cur.execute(
                     """select a.code from layers_adminunit a join layers_adminunit c on c.parent_id = a.id
                        join layers_grid g on g.community_id = c.id and g.generation_high is null
-                       where a.level = 'street' group by a.code order by count(*) desc, a.code limit 1""")
+                       where a.level = 'street' group by a.code order by count(*) desc, a.code limit 1"""
+                )
                 street_code = args.street or cur.fetchone()[0]
             street = AdminUnit.objects.get(code=street_code)
             t = time.perf_counter()
@@ -191,17 +226,28 @@ def main() -> None:
             publish_s = time.perf_counter() - t
             summary = change.summary
             results["street"] = {
-                "street": f"{street.code} {street.name}", "communities": len(sdraft.containers),
-                "grids": preview["codes"]["unchanged"] + len(preview["codes"]["changed"])
+                "street": f"{street.code} {street.name}",
+                "communities": len(sdraft.containers),
+                "grids": preview["codes"]["unchanged"]
+                + len(preview["codes"]["changed"])
                 + len(preview["codes"]["new"]),
-                "draft_s": round(opened, 3), "operations": tally,
-                "operations_s": round(ops_s, 3), "per_operation_ms": round(1000 * ops_s / max(1, sum(tally.values())), 1),
-                "impact_s": round(impact_s, 3), "publish_s": round(publish_s, 3),
+                "draft_s": round(opened, 3),
+                "operations": tally,
+                "operations_s": round(ops_s, 3),
+                "per_operation_ms": round(1000 * ops_s / max(1, sum(tally.values())), 1),
+                "impact_s": round(impact_s, 3),
+                "publish_s": round(publish_s, 3),
                 "codes": {k: len(v) if isinstance(v, list) else v for k, v in summary["codes"].items()},
-                "rows": summary["rows"], "moved": summary["moved"], "workers": len(summary["workers"]),
-                "impact": summary["impact"], "publish_phases_s": summary["timings"],
+                "rows": summary["rows"],
+                "moved": summary["moved"],
+                "workers": len(summary["workers"]),
+                "impact": summary["impact"],
+                "publish_phases_s": summary["timings"],
             }
-            print(f"street publish: {publish_s:.2f} s ({summary['moved']}) {summary['timings']}", file=sys.stderr)
+            print(
+                f"street publish: {publish_s:.2f} s ({summary['moved']}) {summary['timings']}",
+                file=sys.stderr,
+            )
             raise Rollback
     except Rollback:
         pass
@@ -210,18 +256,43 @@ def main() -> None:
     path = out_dir / f"boundaries-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
     path.write_text(json.dumps(results, ensure_ascii=False, indent=2))
     m, c, s = results["machine"], results["city_validate"], results["street"]
-    print(f"""
-| measurement | result | target |
-|---|---|---|
-| open a whole-city draft ({c['grids']} grids copied) | {results['city_draft_s']:.2f} s | — |
-| validate the whole city ({c['grids']} grids, {c['communities']} communities; median of {len(c['seconds'])}) | **{c['median_s']:.2f} s** ({c['errors']} errors, {c['warnings']} warnings) | ≤ 5 s |
-| street draft: {s['street']}, {s['communities']} communities, {s['grids']} grids | {s['draft_s']:.2f} s | — |
-| {sum(s['operations'].values())} operations (split, merge, reshape, create per community; {s['operations']['accepted']} accepted) | {s['operations_s']:.2f} s ({s['per_operation_ms']:.0f} ms each) | — |
-| impact preview | {s['impact_s']:.2f} s | — |
-| **publish** ({s['rows']['closed']} rows closed, {s['rows']['opened']} opened; moved {s['moved']}) | **{s['publish_s']:.2f} s** | ≤ 5 s |
-
-Machine: {m['cpu']}, {m['cores']} cores; {m['postgres']}, PostGIS {m['postgis']}; Python {m['python']}.
-Raw results: {path.relative_to(ROOT)}.""")
+    n_ops = sum(s["operations"].values())
+    rows = [
+        ("measurement", "result", "target"),
+        ("---", "---", "---"),
+        (f"open a whole-city draft ({c['grids']} grids copied)", f"{results['city_draft_s']:.2f} s", "—"),
+        (
+            f"validate the whole city ({c['grids']} grids, {c['communities']} communities; "
+            f"median of {len(c['seconds'])})",
+            f"**{c['median_s']:.2f} s** ({c['errors']} errors, {c['warnings']} warnings)",
+            "≤ 5 s",
+        ),
+        (
+            f"street draft: {s['street']}, {s['communities']} communities, {s['grids']} grids",
+            f"{s['draft_s']:.2f} s",
+            "—",
+        ),
+        (
+            f"{n_ops} operations (split, merge, reshape, create per community; "
+            f"{s['operations']['accepted']} accepted)",
+            f"{s['operations_s']:.2f} s ({s['per_operation_ms']:.0f} ms each)",
+            "—",
+        ),
+        ("impact preview", f"{s['impact_s']:.2f} s", "—"),
+        (
+            f"**publish** ({s['rows']['closed']} rows closed, {s['rows']['opened']} opened; "
+            f"moved {s['moved']})",
+            f"**{s['publish_s']:.2f} s**",
+            "≤ 5 s",
+        ),
+    ]
+    print()
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    print(
+        f"\nMachine: {m['cpu']}, {m['cores']} cores; {m['postgres']}, PostGIS {m['postgis']}; "
+        f"Python {m['python']}.\nRaw results: {path.relative_to(ROOT)}."
+    )
 
 
 if __name__ == "__main__":

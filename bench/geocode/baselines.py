@@ -1,9 +1,11 @@
 """Run the off-the-shelf Chinese address parsers cpca and jionlp on the evaluation set (baselines).
 
 They are not dependencies of the app: they run in their own virtual environment (bench/geocode/run
-creates var/bench-venv with `pip install cpca jionlp`), read queries.jsonl and write one line per query:
+creates var/bench-geocode-venv with `pip install cpca jionlp`), read queries.jsonl and write one line
+per query:
 
-    var/bench-venv/bin/python bench/geocode/baselines.py bench/geocode/queries.jsonl var/bench/baselines.jsonl
+    var/bench-geocode-venv/bin/python bench/geocode/baselines.py \
+        bench/geocode/queries.jsonl var/bench/baselines.jsonl
 
 Both parse administrative levels from a national list of real place names (cpca: province / city /
 district; jionlp: down to town and village), so they are scored where that applies: the district (and,

@@ -38,8 +38,14 @@ class Command(BaseCommand):
             raise CommandError(f"用户不存在 no such user: {opts['user']}")
         try:
             draft, report = import_draft(
-                user, opts["path"], opts["net"], opts["area"], encoding=opts["encoding"], crs=opts["crs"],
-                source_layer=opts["source_layer"], note=opts["note"],
+                user,
+                opts["path"],
+                opts["net"],
+                opts["area"],
+                encoding=opts["encoding"],
+                crs=opts["crs"],
+                source_layer=opts["source_layer"],
+                note=opts["note"],
                 log=lambda m: self.stderr.write(m, style_func=str),
             )
         except LayerIOError as exc:
@@ -47,5 +53,13 @@ class Command(BaseCommand):
         except Refusal as exc:
             raise CommandError(f"{exc.zh} {exc.en}") from None
         result = validate(draft)
-        self.stdout.write(json.dumps({"draft": describe(draft), "validation": {
-            k: result[k] for k in ("ok", "errors", "warnings", "counts")}}, ensure_ascii=False, indent=2))
+        self.stdout.write(
+            json.dumps(
+                {
+                    "draft": describe(draft),
+                    "validation": {k: result[k] for k in ("ok", "errors", "warnings", "counts")},
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )

@@ -9,11 +9,13 @@ export function $$(sel, root = document) {
   return Array.from(root.querySelectorAll(sel));
 }
 
-/** h('div.card', {onclick}, child, 'text'): a tiny element builder that never parses HTML strings. */
+/** h('div.card#id', {onclick}, child, 'text'): a tiny element builder that never parses HTML strings. */
 export function h(tag, attrs, ...children) {
-  const [name, ...classes] = tag.split('.');
+  const [head, id] = tag.split('#');
+  const [name, ...classes] = head.split('.');
   const el = document.createElement(name || 'div');
   if (classes.length) el.className = classes.join(' ');
+  if (id) el.id = id;
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === undefined || v === null || v === false) continue;
     if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);

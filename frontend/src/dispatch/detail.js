@@ -44,7 +44,25 @@ function close() {
   document.getElementById('case-drawer').hidden = true;
   state.caseNumber = null;
   current = null;
+  markSelected(null);
   stopPlacing();
+}
+
+/** A ring around the case open in the drawer. */
+function markSelected(c) {
+  const map = state.map;
+  if (!map.getSource('selected-case')) {
+    map.addSource('selected-case', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
+    map.addLayer({
+      id: 'selected-case',
+      type: 'circle',
+      source: 'selected-case',
+      paint: { 'circle-radius': 13, 'circle-color': 'rgba(0,0,0,0)', 'circle-stroke-color': '#1c7ed6', 'circle-stroke-width': 4 },
+    });
+  }
+  const features =
+    c && c.lon !== null ? [{ type: 'Feature', geometry: { type: 'Point', coordinates: [c.lon, c.lat] }, properties: {} }] : [];
+  map.getSource('selected-case').setData({ type: 'FeatureCollection', features });
 }
 
 export async function open(number, fly = true) {
@@ -67,7 +85,12 @@ export async function open(number, fly = true) {
   }
   if (mine !== loadSeq) return;
   render(c, suggestion);
-  if (fly && c.lon !== null) state.map.easeTo({ center: [c.lon, c.lat], zoom: Math.max(state.map.getZoom(), 15) });
+  markSelected(c);
+  if (fly && c.lon !== null) {
+    // Centre the case in the part of the map the drawer leaves visible.
+    const width = document.getElementById('case-drawer').offsetWidth;
+    state.map.easeTo({ center: [c.lon, c.lat], zoom: Math.max(state.map.getZoom(), 15), offset: [-width / 2, 0] });
+  }
 }
 
 function fact(label, value) {
@@ -88,10 +111,10 @@ function render(c, suggestion) {
       {},
       fact(t('case.number'), c.number),
       fact(t('case.category'), `${c.category_name} (${c.category})`),
-      fact(t('case.status'), c.status_label),
+      fact(t('case.status'), t(`st.${c.status}`)),
       fact(t('case.severity'), t(`sev.${c.severity}`)),
       fact(t('case.light'), c.light ? h(`span.light.${c.light}`, {}, t(`legend.${c.light}`)) : '—'),
-      fact(t('case.channel'), c.channel),
+      fact(t('case.channel'), t(`ch.${c.channel}`)),
       fact(t('case.reported'), fmtTime(c.reported_at)),
       fact(t('case.deadline'), fmtTime(c.deadline)),
       fact(t('case.due'), fmtTime(c.due_at)),
@@ -121,7 +144,7 @@ function render(c, suggestion) {
           h('span.t', {}, `${fmtTime(e.at)} `),
           h('b', {}, t(`t.${e.action}`)),
           ` ${e.actor || e.role || ''}`,
-          e.to && e.from !== e.to ? h('span.c', {}, ` → ${e.to}`) : null,
+          e.to && e.from !== e.to ? h('span.c', {}, ` → ${t(`st.${e.to}`)}`) : null,
           e.comment ? h('div.c', {}, e.comment) : null,
         ),
       ),

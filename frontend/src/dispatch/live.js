@@ -78,7 +78,7 @@ function addToFeed(c, isNew) {
     h('span.t', {}, fmtTime(new Date().toISOString(), false)),
     h('i', { className: `dot ${c.light || 'green'}` }),
     h('button.link', { type: 'button', onclick: () => emit('opencase', c.number) }, c.number),
-    h('span', {}, `${c.category_name} · ${c.status_label}`),
+    h('span', {}, `${c.category_name} · ${t(`st.${c.status}`)}`),
     h('span.t', {}, isNew ? t('feed.new') : t('feed.changed')),
   );
   list.prepend(li);
