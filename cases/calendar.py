@@ -75,8 +75,33 @@ def working_hours_between(start: dt.datetime, end: dt.datetime, cal: CalendarSpe
     return total.total_seconds() / 3600
 
 
+_CACHE: dict[str, tuple[float, object]] = {}
+CACHE_SECONDS = 30.0  # calendars change a few times a year; an edit reaches every process within this
+
+
+def cached(key: str, load):
+    """A per-process memo with a short lifetime, for rules read on every case but edited rarely."""
+    import time
+
+    hit = _CACHE.get(key)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    value = load()
+    _CACHE[key] = (now, value)
+    return value
+
+
 def active_calendar() -> tuple[CalendarSpec, str]:
-    """The active WorkingCalendar from the database with its holidays, and its deadline preset."""
+    """The active WorkingCalendar with its holidays, and its deadline preset (memoised briefly)."""
+    return cached("calendar", _load_calendar)
+
+
+def clear_cache() -> None:
+    _CACHE.clear()
+
+
+def _load_calendar() -> tuple[CalendarSpec, str]:
     from .models import Holiday, WorkingCalendar
 
     wc = WorkingCalendar.objects.filter(active=True).order_by("id").first()

@@ -79,10 +79,11 @@ def locate(point: Point) -> Placement:
         cur.execute(
             """
             select b.id, b.address from layers_building b
-            where st_dwithin(b.geom::geography, st_setsrid(st_makepoint(%s, %s), 4490)::geography, %s)
+            where b.geom && st_expand(st_setsrid(st_makepoint(%s, %s), 4490), 0.0005)
+              and st_dwithin(b.geom::geography, st_setsrid(st_makepoint(%s, %s), 4490)::geography, %s)
             order by b.geom <-> st_setsrid(st_makepoint(%s, %s), 4490) limit 1
             """,
-            [point.x, point.y, BUILDING_SNAP_M, point.x, point.y],
+            [point.x, point.y, point.x, point.y, BUILDING_SNAP_M, point.x, point.y],
         )
         building = cur.fetchone()
     return Placement(

@@ -90,13 +90,20 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL),
         engine="django.contrib.gis.db.backends.postgis",
-        conn_max_age=60,
+        # Under ASGI every request may run on another thread: persistent per-thread connections would pile
+        # up, so Django's psycopg pool (Django ≥ 5.1) shares a bounded set per process instead.
+        conn_max_age=0,
     )
 }
 # Every statement a request can trigger is bounded (ms); bulk loaders lift it for their own session.
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
     f"-c statement_timeout={os.environ.get('ONENET_STATEMENT_TIMEOUT_MS', '30000')}"
 )
+DATABASES["default"]["OPTIONS"]["pool"] = {
+    "min_size": 1,
+    "max_size": int(os.environ.get("ONENET_DB_POOL", "16")),
+    "timeout": 10,
+}
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("ONENET_TEST_DB", "test_onenet")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

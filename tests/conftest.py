@@ -31,6 +31,16 @@ def django_db_setup(django_db_setup, django_db_blocker):
         ensure_loaded("demo", seed=DEMO_SEED, progress=False)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rule_caches():
+    """Rules memoised per process (working calendar, deadline rules) must not leak between tests."""
+    from cases.calendar import clear_cache
+
+    clear_cache()
+    yield
+    clear_cache()
+
+
 @pytest.fixture(scope="session")
 def test_database_url(django_db_setup) -> str:
     from django.db import connection

@@ -116,6 +116,8 @@ def _cluster_delta(plan: LayerPlan, parts: list[tuple[str, int]]) -> str:
         f"sum(d.s * ST_X(d.g)), sum(d.s * ST_Y(d.g)) "
         f"FROM ({rows}) d CROSS JOIN unnest(ARRAY{zooms!r}::smallint[]) AS z(zoom) "
         f"GROUP BY 1, 2, 3, 4, 5, 6 "
+        # One lock order for every writer: concurrent inserts of cases then queue instead of deadlocking.
+        f"ORDER BY 1, 2, 3, 4, 5, 6 "
         f"ON CONFLICT ON CONSTRAINT {t}_key DO UPDATE SET n = c.n + EXCLUDED.n, "
         f"n_open = c.n_open + EXCLUDED.n_open, "
         f"sx = c.sx + EXCLUDED.sx, sy = c.sy + EXCLUDED.sy; "

@@ -126,8 +126,10 @@ def server_side(base: str) -> dict:
     return out
 
 
-def page_runs(browser, base: str, page_name: str, runs: int, seconds: float, zooms: list[float]) -> dict:
-    size = {"dispatch": (1920, 1080), "public": (390, 844)}[page_name]
+def page_runs(
+    browser, base: str, page_name: str, runs: int, seconds: float, zooms: list[float], size=None
+) -> dict:
+    size = size or {"dispatch": (1920, 1080), "public": (390, 844)}[page_name]
     loads, marks, pans = [], [], {}
     for run in range(runs):
         context = browser.new_context(viewport={"width": size[0], "height": size[1]})
@@ -194,6 +196,11 @@ def main() -> None:
             result["chromium"] = browser.version
             result["dispatch"] = page_runs(browser, base, "dispatch", args.runs, args.seconds, [11, 14, 16])
             result["public"] = page_runs(browser, base, "public", args.runs, args.seconds, [12, 15])
+            # Baseline: the plain style (the public page) on the big screen's 1920×1080 — what MapLibre and
+            # our tiles cost under SwiftShader without the screen's overlays and panels.
+            result["baseline-1920"] = page_runs(
+                browser, base, "public", 1, args.seconds, [11, 14, 16], size=(1920, 1080)
+            )
             browser.close()
     finally:
         proc.terminate()
