@@ -24,6 +24,8 @@ export function createMap(container, config, options = {}) {
   });
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'bottom-right');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
+  // The compact attribution starts folded: on a phone it would cover a fifth of the map.
+  map.once('load', () => document.querySelector('.maplibregl-ctrl-attrib')?.classList.remove('maplibregl-compact-show'));
   return map;
 }
 

@@ -22,8 +22,11 @@ export function setupQueue(map) {
     const number = e.dataTransfer.getData('application/x-onenet-case');
     if (!number || !queued.has(number)) return;
     e.preventDefault();
-    const rect = map.getCanvas().getBoundingClientRect();
-    const lngLat = map.unproject([e.clientX - rect.left, e.clientY - rect.top]);
+    // The map may be CSS-scaled (4K walls, main.js): screen pixels → the map's own pixels.
+    const canvas = map.getCanvas();
+    const rect = canvas.getBoundingClientRect();
+    const k = rect.width / canvas.clientWidth || 1;
+    const lngLat = map.unproject([(e.clientX - rect.left) / k, (e.clientY - rect.top) / k]);
     const updated = await relocate(queued.get(number), lngLat);
     if (updated && !updated.needs_placement) {
       queued.delete(number);
