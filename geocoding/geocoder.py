@@ -100,8 +100,9 @@ class Result:
 
 
 # ---------------------------------------------------------------- grids (shared with reverse)
-def current_generations() -> tuple[list[int], list[int]]:
-    pairs = Generation.in_force()
+def current_generations(at=None) -> tuple[list[int], list[int]]:
+    """(net ids, generation numbers) in force at `at` (now by default): the boundaries of that day."""
+    pairs = Generation.in_force(at)
     return list(pairs.keys()), list(pairs.values())
 
 
@@ -114,13 +115,13 @@ class GridHit:
     district_id: int
 
 
-def grids_at(points: list[tuple[float, float]]) -> list[list[GridHit]]:
+def grids_at(points: list[tuple[float, float]], at=None) -> list[list[GridHit]]:
     """For each CGCS2000 point: every grid in force that intersects it (boundaries included), sorted by
     net then code."""
     out: list[list[GridHit]] = [[] for _ in points]
     if not points:
         return out
-    nets, nums = current_generations()
+    nets, nums = current_generations(at)
     with connection.cursor() as cur:
         cur.execute(
             """

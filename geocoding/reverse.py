@@ -78,9 +78,10 @@ def _swap_hint(x: float, y: float, system: crsmod.RefSystem) -> dict | None:
     return None
 
 
-def reverse(point: Point) -> dict:
+def reverse(point: Point, at=None) -> dict:
+    """The grids (of the boundaries in force at `at`, now by default), chain and nearest address."""
     lon, lat = (float(v) for v in crsmod.to_storage(point.x, point.y, point.system))
-    hits = grids_at([(lon, lat)])[0]
+    hits = grids_at([(lon, lat)], at)[0]
     if not hits:
         hint = _swap_hint(point.y, point.x, point.system)
         raise ReverseError(
@@ -108,6 +109,8 @@ def reverse(point: Point) -> dict:
         "admin": chain,
         "nearest": _nearest(lon, lat, point.system),
     }
+    if at is not None:
+        out["date"] = at.date().isoformat()
     on_boundary = {net: codes for net, codes in shared.items() if len(codes) > 1}
     community_nets = sorted(h.code for h in hits if h.follows_communities)
     if on_boundary or len(community_nets) > 1:

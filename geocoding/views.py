@@ -11,11 +11,8 @@ from __future__ import annotations
 import functools
 import json
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
-from asgiref.sync import sync_to_async
 from django.core.exceptions import RequestDataTooBig
-from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -87,42 +84,6 @@ def _bad_crs(value) -> JsonResponse:
     )
 
 
-# One pool per process, not the event loop's default executor: outside uvicorn (the test client, a WSGI
-# server) every request runs in a new event loop, whose executor — threads and connections — would be new
-# each time.  Four threads: the machine has two cores; the database does the waiting.
-LOOKUP_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="geocode-lookup")
-
-
-def on_pooled_thread(view):
-    """Run a sync view on a small shared thread pool instead of a thread of its own.
-
-    Under ASGI, Django runs every request's sync code in a new thread, so thread-local database
-    connections are opened per request whatever CONN_MAX_AGE says; on this machine the new backend and its
-    cold catalog caches cost ~25 ms — ten times the geocoding itself.  The pool's threads keep their
-    connections (recycled after CONN_MAX_AGE, or when broken, by close_old_connections below).  Only the
-    read-only lookups use this: they need no request-scoped transaction.  With Django's psycopg pool in
-    the settings (CONN_MAX_AGE=0) connections are cheap again and this pool matters less; measure before
-    removing it."""
-
-    def run(request, *args, **kwargs):
-        # as Django does on request_started / request_finished: a connection past CONN_MAX_AGE (or, with
-        # CONN_MAX_AGE=0 and the psycopg pool, every connection) goes back, a broken one is dropped
-        close_old_connections()
-        try:
-            return view(request, *args, **kwargs)
-        finally:
-            close_old_connections()
-
-    @functools.wraps(view)
-    async def wrapper(request, *args, **kwargs):
-        return await sync_to_async(run, thread_sensitive=False, executor=LOOKUP_POOL)(
-            request, *args, **kwargs
-        )
-
-    return wrapper
-
-
-@on_pooled_thread
 @methods("GET", "HEAD")
 def geocode(request: HttpRequest) -> JsonResponse:
     """GET /api/geocode?q=…[&crs=EPSG:4490][&limit=5]"""
@@ -146,17 +107,25 @@ def geocode(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body, json_dumps_params={"ensure_ascii": False})
 
 
-@on_pooled_thread
 @methods("GET", "HEAD")
 def reverse_view(request: HttpRequest) -> JsonResponse:
-    """GET /api/reverse?lon=…&lat=…[&crs=EPSG:4490]"""
+    """GET /api/reverse?lon=…&lat=…[&crs=EPSG:4490][&date=YYYY-MM-DD] — `date` answers with the boundaries
+    in force at the end of that day (the same rule as the OGC API's grids collection)."""
+    from layers.ogcapi.params import ApiError, parse_day
+
     try:
         system = _crs(request)
     except crsmod.CRSError:
         return _bad_crs(request.GET.get("crs"))
+    at = None
+    if request.GET.get("date"):
+        try:
+            at = parse_day(request.GET["date"])
+        except ApiError:
+            return error(400, "date 必须是 YYYY-MM-DD 格式的日期", "date must be a date as YYYY-MM-DD")
     try:
         point = parse_point(request.GET.get("lon"), request.GET.get("lat"), system)
-        body = reverse(point)
+        body = reverse(point, at)
     except ReverseError as exc:
         return error(exc.status, exc.zh, exc.en, hint=exc.hint)
     return JsonResponse(body, json_dumps_params={"ensure_ascii": False})

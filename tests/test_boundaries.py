@@ -531,8 +531,6 @@ def test_new_codes_follow_reading_order_within_one_draft(client, planner):
 
 # ----------------------------------------------------------------------------------------------- history
 def test_history_answers_for_a_past_day_after_a_publish(client, planner):
-    from boundaries.history import end_of_day, grids_at
-
     community = busy_community()
     draft = open_draft(client, community.code)
     a, b = two_neighbours(draft["id"])
@@ -541,8 +539,12 @@ def test_history_answers_for_a_past_day_after_a_publish(client, planner):
     op(client, draft["id"], {"op": "merge", "grids": [a, b], "keep": a})
     assert post(client, f"{API}/{draft['id']}/publish", {"note": "合并"}).status_code == 200
     past = dt.date(2025, 6, 1)  # the demo city's first generation took effect on 2025-01-01
-    then = {g["net"]: g["code"] for g in grids_at(point.x, point.y, end_of_day(past))}
-    now = {g["net"]: g["code"] for g in grids_at(point.x, point.y)}
+    # reverse geocoding answers for the day asked (the one lookup: geocoding.geocoder.grids_at)
+    then = client.get("/api/reverse", {"lon": point.x, "lat": point.y, "date": past.isoformat()}).json()
+    assert then["date"] == past.isoformat()
+    then = then["grids"]
+    now = client.get("/api/reverse", {"lon": point.x, "lat": point.y}).json()["grids"]
+    assert client.get("/api/reverse", {"lon": point.x, "lat": point.y, "date": "2025-13-01"}).status_code == 400
     assert then["comprehensive"] == b and now["comprehensive"] == a
     assert then["police"] == now["police"]  # other nets are untouched
     # the OGC API grids collection answers for the same day
