@@ -8,7 +8,6 @@ its jurisdiction.  SSE rather than WebSocket: one-way, plain HTTP, reconnects by
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import psycopg
@@ -57,20 +56,18 @@ async def _events(visible):
     async with await psycopg.AsyncConnection.connect(_conninfo(), autocommit=True) as conn:
         await conn.execute(f"LISTEN {CHANNEL}")
         yield "retry: 3000\n\n"
-        gen = conn.notifies()
         while True:
-            try:
-                note = await asyncio.wait_for(anext(gen), timeout=HEARTBEAT_S)
-            except TimeoutError:
-                yield ": heartbeat\n\n"
-                continue
-            try:
-                payload = json.loads(note.payload)
-            except ValueError:
-                continue
-            if visible(payload):
-                event_id = f"{payload.get('number')}-{payload.get('version')}"
-                yield f"event: case\nid: {event_id}\ndata: {note.payload}\n\n"
+            # notifies(timeout=…) ends quietly after HEARTBEAT_S without a notification; wrapping the
+            # generator in wait_for instead would cancel it and end the stream at the first heartbeat.
+            async for note in conn.notifies(timeout=HEARTBEAT_S):
+                try:
+                    payload = json.loads(note.payload)
+                except ValueError:
+                    continue
+                if visible(payload):
+                    event_id = f"{payload.get('number')}-{payload.get('version')}"
+                    yield f"event: case\nid: {event_id}\ndata: {note.payload}\n\n"
+            yield ": heartbeat\n\n"
 
 
 async def stream(request):

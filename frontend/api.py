@@ -158,13 +158,19 @@ def area(request: HttpRequest, code: str = "root") -> JsonResponse:
 
 
 # ------------------------------------------------------------------------------------------ scoping
-def effective_prefix(user, area_code: str) -> str | None:
+def effective_prefix(user, area_code: str, cases: bool = False) -> str | None:
     """The code prefix to aggregate over: the asked area clipped to the user's jurisdiction.
 
     None: nothing (the area lies outside the jurisdiction).  "": everything (whole jurisdiction of a
-    city-wide user with no area asked)."""
+    city-wide user with no area asked).  Department staff have no area, only their department's cases:
+    for case counts (`cases=True`, always filtered by `visible_cases` too) the asked area stands; for
+    anything else they get nothing."""
     j = jurisdiction_of(user)
     if j.prefix is None:
+        if cases and j.department_id is not None:
+            from gisapp.accounts.jurisdiction import prefix_for_code
+
+            return prefix_for_code(area_code) if area_code else ""
         return None
     from gisapp.accounts.jurisdiction import prefix_for_code
 
@@ -183,12 +189,12 @@ def _area_param(request: HttpRequest) -> str:
     return value
 
 
-def _prefix_or_error(request: HttpRequest) -> str | JsonResponse:
+def _prefix_or_error(request: HttpRequest, cases: bool = True) -> str | JsonResponse:
     try:
         asked = _area_param(request)
     except ValueError:
         return error_json(400, "area 应为行政区划或网格编码", "area must be an admin-unit or grid code")
-    prefix = effective_prefix(request.user, asked)
+    prefix = effective_prefix(request.user, asked, cases=cases)
     if prefix is None:
         return error_json(403, "该区域不在您的辖区内", "the area is outside your jurisdiction")
     return prefix
@@ -333,7 +339,7 @@ PEOPLE = _PerGridCache()
 @login_json
 def indicators_people(request: HttpRequest) -> JsonResponse:
     """Buildings, house units, households, residents and special groups of an area: counts only."""
-    prefix = _prefix_or_error(request)
+    prefix = _prefix_or_error(request, cases=False)
     if isinstance(prefix, JsonResponse):
         return prefix
     from layers.models import SpecialGroup

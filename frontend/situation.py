@@ -48,7 +48,14 @@ class OfflineMap(folium.Map):
 
 
 def _vendor(name: str) -> Path:
+    """A Leaflet file from the built front end (staticfiles finders), or from STATIC_ROOT after
+    collectstatic where frontend/dist is not deployed."""
+    from django.conf import settings
+
     found = finders.find(f"vendor/leaflet/{name}")
+    if not found:
+        collected = Path(settings.STATIC_ROOT) / "vendor" / "leaflet" / name
+        found = str(collected) if collected.exists() else None
     if not found:
         raise FileNotFoundError(
             f"vendor/leaflet/{name} is missing: build the front end (./gis up, or npm run build in frontend/)"

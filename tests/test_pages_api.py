@@ -349,3 +349,22 @@ def test_situation_map_of_a_case(dispatcher):
     assert case.number in html and remote_resources(html) == []
     if case.reporter_contact:
         assert case.reporter_contact not in html
+
+
+def test_department_staff_see_their_cases_and_no_area(client):
+    """Department staff have no area: the case layer and case counts show their department's cases,
+    the people panel nothing."""
+    staff = Profile.objects.get(user__username="department")
+    assert client.login(username="department", password=PASSWORD)
+    features = client.get("/api/map/cases.geojson").json()["features"]
+    theirs = set(
+        Case.objects.filter(department_id=staff.department_id)
+        .exclude(status__in=FINAL_STATES)
+        .filter(geom__isnull=False)
+        .values_list("number", flat=True)
+    )
+    assert {f["properties"]["number"] for f in features} == theirs
+    events = client.get("/api/map/indicators/events").json()
+    open_cases = Case.objects.filter(department_id=staff.department_id).exclude(status__in=FINAL_STATES)
+    assert events["open"] == open_cases.count()  # placed or not
+    assert client.get("/api/map/indicators/people").status_code == 403
