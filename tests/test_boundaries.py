@@ -544,7 +544,8 @@ def test_history_answers_for_a_past_day_after_a_publish(client, planner):
     assert then["date"] == past.isoformat()
     then = then["grids"]
     now = client.get("/api/reverse", {"lon": point.x, "lat": point.y}).json()["grids"]
-    assert client.get("/api/reverse", {"lon": point.x, "lat": point.y, "date": "2025-13-01"}).status_code == 400
+    bad_day = {"lon": point.x, "lat": point.y, "date": "2025-13-01"}
+    assert client.get("/api/reverse", bad_day).status_code == 400
     assert then["comprehensive"] == b and now["comprehensive"] == a
     assert then["police"] == now["police"]  # other nets are untouched
     # the OGC API grids collection answers for the same day

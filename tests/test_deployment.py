@@ -310,7 +310,8 @@ def test_uvicorn_target_exists() -> None:
     from gisapp import asgi
 
     assert callable(asgi.application)
-    assert inspect.iscoroutinefunction(asgi.application) or callable(getattr(asgi.application, "__call__", None))
+    target = asgi.application
+    assert inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(type(target).__call__)
 
 
 def test_dockerfile_base_and_gis_libraries() -> None:
