@@ -30,8 +30,9 @@ def _error(exc: CaseError) -> JsonResponse:
     return JsonResponse(body, status=exc.status)
 
 
-def _json_body(request) -> dict:
-    if len(request.body) > 1024 * 1024:
+def json_body(request, max_bytes: int = 1024 * 1024) -> dict:
+    """The request's JSON object, or a CaseError saying what is wrong with it."""
+    if len(request.body) > max_bytes:
         raise CaseError(413, "请求体过大", "request body too large")
     try:
         data = json.loads(request.body or b"{}")
@@ -170,7 +171,7 @@ def cases(request):
     """GET: the cases the user may see, filtered; POST: report a case (Idempotency-Key honoured)."""
     if request.method == "GET":
         return list_cases(request)
-    data = _json_body(request)
+    data = json_body(request)
     channel = data.get("channel", Channel.GRID_WORKER if _is_worker(request.user) else Channel.HOTLINE)
     result = create_case(data, request.user, channel, request.headers.get("Idempotency-Key"))
     case = Case.objects.select_related("category", "department", "duplicate_of").get(pk=result.case.pk)
@@ -202,7 +203,7 @@ def case_detail(request, number: str):
 @api_view(["POST"])
 def transitions(request, number: str):
     """Body: {"transition": name, "version": n, ...the transition's fields}."""
-    data = _json_body(request)
+    data = json_body(request)
     name = data.pop("transition", None) or data.pop("name", None)
     version = data.pop("version", None)
     if version is not None and (not isinstance(version, int) or isinstance(version, bool)):

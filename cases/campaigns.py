@@ -16,7 +16,7 @@ from django.http import JsonResponse
 from gisapp.accounts.jurisdiction import covers, jurisdiction_of, scope
 from layers.models import Grid
 
-from .api import _int, _json_body, _parse_time, api_view
+from .api import _int, _parse_time, api_view, json_body
 from .errors import CaseError
 from .models import Campaign, CampaignProgress
 
@@ -59,7 +59,7 @@ def campaigns(request):
         raise CaseError(
             403, "只有指挥中心或领导可以发起专项行动", "only dispatchers and leaders launch campaigns"
         )
-    data = _json_body(request)
+    data = json_body(request)
     name, area, checklist = data.get("name"), str(data.get("area_code") or ""), data.get("checklist")
     if not isinstance(name, str) or not 1 <= len(name) <= 64:
         raise CaseError(400, "名称应为 1–64 字", "name must be 1–64 characters")
@@ -122,7 +122,7 @@ def campaign_detail(request, pk: int):
 def campaign_progress(request, pk: int):
     """A grid worker ticks checklist items for a grid: {"grid_code", "done": [indexes]}."""
     c = _campaign(request, pk)
-    data = _json_body(request)
+    data = json_body(request)
     grid = str(data.get("grid_code") or "")
     done = data.get("done")
     if not covers(request.user, grid):

@@ -26,6 +26,7 @@ from django.views.decorators.http import require_http_methods
 from frontend import ratelimit
 from gisapp.views import error_json
 
+from .api import json_body
 from .errors import CaseError
 from .models import Attachment, Case, CaseStatus
 from .models.case import Channel
@@ -66,14 +67,7 @@ def _too_many(verdict: ratelimit.Verdict) -> JsonResponse:
 def _fields(request: HttpRequest) -> dict:
     """The report from a JSON body or a multipart form, as create_case's data dict."""
     if request.content_type == "application/json":
-        if len(request.body) > 64 * 1024:
-            raise CaseError(413, "请求体过大", "request body too large")
-        try:
-            raw = json.loads(request.body or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            raise CaseError(400, "请求体不是有效的 JSON", "the body is not valid JSON") from None
-        if not isinstance(raw, dict):
-            raise CaseError(400, "请求体应为 JSON 对象", "the body must be a JSON object")
+        raw = json_body(request, max_bytes=64 * 1024)
     else:
         raw = {k: request.POST.get(k) for k in request.POST}
     data: dict = {
