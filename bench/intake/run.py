@@ -77,6 +77,7 @@ async def main() -> None:
         listener = asyncio.create_task(subscribe(args.base, dispatcher, seen, ready))
         await asyncio.wait_for(ready.wait(), 10)
         sent: dict[str, float] = {}  # number → POST start
+        post_ms: list[float] = []  # POST round trips, to tell the server's time from the stream's
         by_key: dict[str, set[str]] = {}
         errors: list[str] = []
         rng = random.Random(1)
@@ -94,6 +95,7 @@ async def main() -> None:
             if r.status_code not in (200, 201):
                 errors.append(str(r.status_code))
                 return
+            post_ms.append((time.perf_counter() - started) * 1000)
             number = r.json()["number"]
             by_key.setdefault(key, set()).add(number)
             if r.status_code == 201:
@@ -126,7 +128,9 @@ async def main() -> None:
     dup_events = [n for n, times in seen.items() if len(times) > 1 and n in sent]
     dup_cases = [k for k, numbers in by_key.items() if len(numbers) > 1]
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0] * 99
+    pq = statistics.quantiles(sorted(post_ms), n=100) if len(post_ms) > 1 else [0] * 99
     result = {
+        "post_p50_ms": round(pq[49], 1), "post_p95_ms": round(pq[94], 1),
         "reports": total,
         "sent_per_s": round(total / elapsed, 1),
         "acknowledged": len(sent),
