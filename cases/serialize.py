@@ -65,6 +65,11 @@ def case_json(case: Case, user=None, detail: bool = False) -> dict:
     if detail:
         out["reporter_contact"] = mask_phone(case.reporter_contact) if case.reporter_contact else ""
         out["extension_requested_hours"] = case.extension_requested_hours
+        attachments = list(case.attachments.all())  # one query serves the list and every trail row
+        by_event: dict[int, list[int]] = {}
+        for a in attachments:
+            if a.event_id is not None:
+                by_event.setdefault(a.event_id, []).append(a.pk)
         out["trail"] = [
             {
                 "at": e.at.isoformat(),
@@ -77,9 +82,9 @@ def case_json(case: Case, user=None, detail: bool = False) -> dict:
                 "comment": e.comment,
                 "lon": e.geom.x if e.geom else None,
                 "lat": e.geom.y if e.geom else None,
-                "attachments": [a.pk for a in e.attachments.all()],
+                "attachments": by_event.get(e.pk, []),
             }
-            for e in case.events.select_related("actor").prefetch_related("attachments").order_by("at", "id")
+            for e in case.events.select_related("actor").order_by("at", "id")
         ]
         out["attachments"] = [
             {
@@ -88,11 +93,15 @@ def case_json(case: Case, user=None, detail: bool = False) -> dict:
                 "size": a.size,
                 "url": f"/api/cases/{case.number}/attachments/{a.pk}",
             }
-            for a in case.attachments.all()
+            for a in attachments
         ]
         if case.is_open:
-            out["duplicate_candidates"] = list(
-                duplicate_candidates(case).values_list("number", flat=True)[:10]
+            # a case just received carries the candidates found while receiving it: no second query
+            known = getattr(case, "duplicate_numbers", None)
+            out["duplicate_candidates"] = (
+                known
+                if known is not None
+                else list(duplicate_candidates(case).values_list("number", flat=True)[:10])
             )
         if user is not None:
             out["transitions"] = [t.name for t in transitions_for(user, case)]

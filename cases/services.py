@@ -193,6 +193,7 @@ def create_case(data: dict, user, channel: str, idempotency_key: str | None = No
             case.number = _next_number(now)
             case.save()
             candidates = list(duplicate_candidates(case).values_list("number", flat=True)[:10])
+            case.duplicate_numbers = candidates
             CaseEvent.objects.create(
                 case=case,
                 at=now,
