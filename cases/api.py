@@ -10,8 +10,6 @@ from django.http import FileResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from gisapp.views import error_json
-
 from .errors import CaseError
 from .models import Attachment, Case, CaseStatus
 from .models.case import FINAL_STATES, Channel
@@ -21,13 +19,6 @@ from .services import apply_transition, create_case, visible_cases
 MAX_LIMIT = 500
 MAX_UPLOAD = 10 * 1024 * 1024
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}
-
-
-def _error(exc: CaseError) -> JsonResponse:
-    response = error_json(exc.status, exc.zh, exc.en)
-    body = json.loads(response.content)
-    body.update({k: v for k, v in exc.extra.items() if v is not None})
-    return JsonResponse(body, status=exc.status)
 
 
 def json_body(request, max_bytes: int = 1024 * 1024) -> dict:
@@ -58,7 +49,7 @@ def api_view(methods: list[str]):
                 _login_required(request)
                 return view(request, *args, **kwargs)
             except CaseError as exc:
-                return _error(exc)
+                return exc.response()
 
         inner.__name__ = view.__name__
         inner.__doc__ = view.__doc__

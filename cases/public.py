@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
@@ -45,13 +44,6 @@ KEY_PREFIX = "public:"  # public keys live in their own namespace: they can neve
 
 def _json(data: dict, status: int = 200) -> JsonResponse:
     return JsonResponse(data, status=status, json_dumps_params={"ensure_ascii": False})
-
-
-def _refused(exc: CaseError) -> JsonResponse:
-    response = error_json(exc.status, exc.zh, exc.en)
-    body = json.loads(response.content)
-    body.update({k: v for k, v in exc.extra.items() if v is not None})
-    return _json(body, exc.status)
 
 
 def _too_many(verdict: ratelimit.Verdict) -> JsonResponse:
@@ -148,7 +140,7 @@ def reports(request: HttpRequest) -> JsonResponse:
                     case=case, event=event, file=upload, content_type=kind, size=upload.size
                 )
     except CaseError as exc:
-        return _refused(exc)
+        return exc.response()
     case = Case.objects.select_related("category").get(pk=case.pk)
     body = receipt(case)
     body["placed"] = not case.needs_placement

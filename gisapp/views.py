@@ -34,9 +34,12 @@ def healthz(request):
 API_PREFIXES = ("/api/", "/ogcapi/", "/tiles/")
 
 
-def error_json(status: int, zh: str, en: str) -> JsonResponse:
-    """The one shape of every API error: a code and a reason in Chinese and English."""
-    return JsonResponse({"code": status, "error": {"zh": zh, "en": en}}, status=status)
+def error_json(status: int, zh: str, en: str, **extra) -> JsonResponse:
+    """The one shape of every API error: a code, a reason in Chinese and English, and any extra fields
+    (a hint, the current version …) that are not None."""
+    body = {"code": status, "error": {"zh": zh, "en": en}}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False})
 
 
 def not_found(request, exception=None):
