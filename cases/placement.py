@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.contrib.gis.geos import Point
-from django.db import connection
 
 from .errors import CaseError
 
@@ -60,48 +59,31 @@ def to_cgcs2000(location: dict) -> Point:
 def locate(point: Point) -> Placement:
     """Grids of every net, the building and the chain for a CGCS2000 point inside the city.
 
-    The grids come from the geocoder's own lookup and boundary rule (geocoding.geocoder.pick_grids), so a
-    case and a reverse lookup of its point always agree."""
+    Grids, the boundary rule, the swapped-axes check and the nearest building all come from the reverse
+    geocoder (geocoding.geocoder / geocoding.reverse), so a case and a reverse lookup of its point agree."""
+    from geocoding.crs import parse_crs
     from geocoding.geocoder import grids_at, pick_grids
+    from geocoding.reverse import nearest_building, swap_hint
 
+    cgcs2000 = parse_crs(None)
     hits = grids_at([(point.x, point.y)])[0]
     if not hits:
-        with connection.cursor() as cur:
-            swapped = _inside_city(cur, point.y, point.x)
         raise CaseError(
             422,
             "该位置不在本市范围内（经纬度是否颠倒？）",
             "the location is outside the city (are longitude and latitude swapped?)",
-            hint="swapped_axes" if swapped else None,
+            hint="swapped_axes" if swap_hint(point.y, point.x, cgcs2000) else None,
         )
     chosen, grids = pick_grids(hits)
-    with connection.cursor() as cur:
-        cur.execute(
-            """
-            select b.id, b.address from layers_building b
-            where b.geom && st_expand(st_setsrid(st_makepoint(%s, %s), 4490), 0.0005)
-              and st_dwithin(b.geom::geography, st_setsrid(st_makepoint(%s, %s), 4490)::geography, %s)
-            order by b.geom <-> st_setsrid(st_makepoint(%s, %s), 4490) limit 1
-            """,
-            [point.x, point.y, point.x, point.y, BUILDING_SNAP_M, point.x, point.y],
-        )
-        building = cur.fetchone()
+    near = nearest_building(point.x, point.y, cgcs2000)
+    building = near if near is not None and near["distance_m"] <= BUILDING_SNAP_M else None
     return Placement(
         point=point,
         grids=grids,
         grid_code=chosen.code if chosen else "",
-        building_id=building[0] if building else None,
-        address=building[1] if building else "",
+        building_id=building["building_id"] if building else None,
+        address=building["address"] if building else "",
     )
-
-
-def _inside_city(cur, lon: float, lat: float) -> bool:
-    cur.execute(
-        "select exists(select 1 from layers_adminunit where level = 'district' "
-        "and st_intersects(geom, st_setsrid(st_makepoint(%s, %s), 4490)))",
-        [lon, lat],
-    )
-    return cur.fetchone()[0]
 
 
 def from_address(text: str) -> Placement:

@@ -51,7 +51,7 @@ def parse_point(lon: str | None, lat: str | None, system: crsmod.RefSystem) -> P
         raise ReverseError(400, "lon、lat 须为有限数字", "lon and lat must be finite numbers")
     minx, miny, maxx, maxy = crsmod.valid_bounds(system.key)
     if not (minx <= x <= maxx and miny <= y <= maxy):
-        hint = _swap_hint(y, x, system) if (minx <= y <= maxx and miny <= x <= maxy) else None
+        hint = swap_hint(y, x, system) if (minx <= y <= maxx and miny <= x <= maxy) else None
         if system.geographic:
             zh = f"坐标超出范围：经度须在 -180～180，纬度须在 -90～90（收到 lon={x}, lat={y}）"
             en = (
@@ -65,7 +65,7 @@ def parse_point(lon: str | None, lat: str | None, system: crsmod.RefSystem) -> P
     return Point(x, y, system)
 
 
-def _swap_hint(x: float, y: float, system: crsmod.RefSystem) -> dict | None:
+def swap_hint(x: float, y: float, system: crsmod.RefSystem) -> dict | None:
     """A hint when the swapped pair (x, y) lies inside the city."""
     lon, lat = crsmod.to_storage(x, y, system)
     if grids_at([(float(lon), float(lat))])[0]:
@@ -83,7 +83,7 @@ def reverse(point: Point, at=None) -> dict:
     lon, lat = (float(v) for v in crsmod.to_storage(point.x, point.y, point.system))
     hits = grids_at([(lon, lat)], at)[0]
     if not hits:
-        hint = _swap_hint(point.y, point.x, point.system)
+        hint = swap_hint(point.y, point.x, point.system)
         raise ReverseError(
             404,
             f"该点不在本市范围内（{point.system.label} {point.x}, {point.y}，"
@@ -107,7 +107,7 @@ def reverse(point: Point, at=None) -> dict:
         "grid_code": chosen.code if chosen else None,
         "grids": grids,
         "admin": chain,
-        "nearest": _nearest(lon, lat, point.system),
+        "nearest": nearest_building(lon, lat, point.system),
     }
     if at is not None:
         out["date"] = at.date().isoformat()
@@ -119,7 +119,7 @@ def reverse(point: Point, at=None) -> dict:
     return out
 
 
-def _nearest(lon: float, lat: float, system: crsmod.RefSystem) -> dict | None:
+def nearest_building(lon: float, lat: float, system: crsmod.RefSystem) -> dict | None:
     """The nearest building's standard address and distance (m) to its footprint (0 inside it).
     The index orders by planar distance in degrees; the 16 nearest are re-ranked on the spheroid."""
     with connection.cursor() as cur:
