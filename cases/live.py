@@ -38,8 +38,7 @@ def _filter_for(user):
     j = jurisdiction_of(user)
     if j.everything:
         return lambda p: True
-    prefix, dept = j.prefix, j.department_id
-    district_level = j.role == "dispatcher" and prefix is not None and len(prefix) <= 6
+    prefix, dept, unplaced = j.prefix, j.department_id, j.sees_unplaced
 
     def visible(p: dict) -> bool:
         code = p.get("grid_code") or ""
@@ -47,7 +46,7 @@ def _filter_for(user):
             return True
         if dept is not None and p.get("department_id") == dept:
             return True
-        return district_level and not code
+        return unplaced and not code
 
     return visible
 

@@ -48,7 +48,7 @@ def visible_cases(user) -> QuerySet:
     if j.everything:
         return qs
     visible = scope(qs, user) | qs.filter(reporter=user)
-    if j.role == Role.DISPATCHER and j.prefix is not None and len(j.prefix) <= 6:
+    if j.sees_unplaced:
         visible = visible | qs.filter(grid_code="")
     return visible
 
@@ -67,9 +67,7 @@ def relations(user, case: Case) -> set[str]:
     covers = j.everything or (bool(j.prefix) and case.grid_code.startswith(j.prefix))
     if profile.role == Role.ADMIN:
         return {"dispatcher", "assignee", "checker", "reporter", "grid_worker_here"}
-    if profile.role == Role.DISPATCHER and (
-        covers or (not case.grid_code and j.prefix is not None and len(j.prefix) <= 6)
-    ):
+    if profile.role == Role.DISPATCHER and (covers or (not case.grid_code and j.sees_unplaced)):
         rel |= {"dispatcher", "checker"}
     if profile.role == Role.GRID_WORKER and case.grid_code and profile.jurisdiction_code == case.grid_code:
         rel |= {"grid_worker_here", "checker"}

@@ -25,6 +25,14 @@ class Jurisdiction:
     def everything(self) -> bool:
         return self.prefix == ""
 
+    @property
+    def sees_unplaced(self) -> bool:
+        """District- and city-level dispatchers also see cases with no grid yet (the "place me" queue):
+        an unplaced case has no code to scope by, and someone above the streets must place it."""
+        return self.everything or (
+            self.role == Role.DISPATCHER and self.prefix is not None and len(self.prefix) <= 6
+        )
+
 
 NOBODY = Jurisdiction(prefix=None)
 
