@@ -47,14 +47,15 @@ class MapModelAdmin(GISModelAdmin):
 
 
 class StreetFilter(admin.SimpleListFilter):
-    """Filter by street (街道/乡镇): a code prefix of `code_field`, so no join and only a few dozen choices.
+    """Filter by street (街道/乡镇): a code prefix, so no join and only a few dozen choices.
 
-    Subclasses name the field that holds a code starting with the street's 9 digits.
+    The coded field is the model's own `jurisdiction_field` (the path the jurisdiction scoping uses);
+    a subclass names another only for models without one (grids: their community's code).
     """
 
     title = _("街道/乡镇")
     parameter_name = "street"
-    code_field = "grid_code"
+    code_field: str | None = None
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         streets = AdminUnit.objects.filter(level=AdminLevel.STREET).order_by("code")
@@ -67,19 +68,12 @@ class StreetFilter(admin.SimpleListFilter):
             return queryset
         if not code.isdigit():
             return queryset.none()
-        return queryset.filter(**{f"{self.code_field}__startswith": code})
+        field = self.code_field or getattr(queryset.model, "jurisdiction_field", "grid_code")
+        return queryset.filter(**{f"{field}__startswith": code})
 
 
 class GridStreetFilter(StreetFilter):
     code_field = "community__code"
-
-
-class HouseUnitStreetFilter(StreetFilter):
-    code_field = "building__grid_code"
-
-
-class ResidentStreetFilter(StreetFilter):
-    code_field = "house_unit__building__grid_code"
 
 
 class SpecialGroupFilter(admin.SimpleListFilter):
@@ -151,7 +145,7 @@ class BuildingAdmin(MapModelAdmin):
 @admin.register(HouseUnit)
 class HouseUnitAdmin(admin.ModelAdmin):
     list_display = ("__str__", "unit", "floor", "room", "households", "residents")
-    list_filter = (HouseUnitStreetFilter,)
+    list_filter = (StreetFilter,)
     search_fields = ("building__address", "^building__grid_code")
     list_select_related = ("building",)
     autocomplete_fields = ("building",)
@@ -163,7 +157,7 @@ class ResidentAdmin(admin.ModelAdmin):
     """Personal data: superusers only, masked in lists; searchable only by the exact ID or phone number."""
 
     list_display = ("masked_name", "masked_id_number", "masked_phone", "gender", "tag_labels", "house_unit")
-    list_filter = ("gender", SpecialGroupFilter, ResidentStreetFilter)
+    list_filter = ("gender", SpecialGroupFilter, StreetFilter)
     # Exact matches only: nobody browses people by fragments of their names or numbers.
     search_fields = ("=id_number", "=phone")
     search_help_text = _("输入完整的身份证号或电话号码")
