@@ -25,7 +25,8 @@ def _iso(value):
 
 
 def case_json(case: Case, user=None, detail: bool = False) -> dict:
-    from .services import duplicate_candidates, relations, transitions_for
+    from .services import duplicate_candidates, relations
+    from .workflow import available
 
     out = {
         "number": case.number,
@@ -104,6 +105,7 @@ def case_json(case: Case, user=None, detail: bool = False) -> dict:
                 else list(duplicate_candidates(case).values_list("number", flat=True)[:10])
             )
         if user is not None:
-            out["transitions"] = [t.name for t in transitions_for(user, case)]
-            out["relations"] = sorted(relations(user, case))
+            rel = relations(user, case)
+            out["transitions"] = [t.name for t in available(case.status, rel)]
+            out["relations"] = sorted(rel)
     return out

@@ -26,7 +26,7 @@ from .errors import CaseError
 from .models import Attachment, Case, CaseEvent, Category, Channel
 from .models.calendar import Step
 from .models.case import FINAL_STATES, Level, Severity
-from .workflow import TRANSITIONS, Transition
+from .workflow import TRANSITIONS
 
 MAX_DESCRIPTION = 2000
 DUPLICATE_DISTANCE_M = getattr(settings, "ONENET_DUPLICATE_DISTANCE_M", 50)
@@ -559,9 +559,3 @@ HANDLERS = {
     "relocate": _relocate,
 }
 assert set(HANDLERS) == set(TRANSITIONS), "every transition of the table needs its handler"
-
-
-def transitions_for(user, case: Case) -> list[Transition]:
-    from .workflow import available
-
-    return available(case.status, relations(user, case))
