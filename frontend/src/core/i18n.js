@@ -408,6 +408,11 @@ let lang = (() => {
   }
 })();
 
+/** Page modules (planner, field …) register their own keys here instead of growing this file. */
+export function extend(pairs) {
+  for (const l of ['zh', 'en']) Object.assign(DICT[l], pairs[l] || {});
+}
+
 export function getLang() {
   return lang;
 }
