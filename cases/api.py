@@ -165,10 +165,11 @@ def cases(request):
     data = json_body(request)
     channel = data.get("channel", Channel.GRID_WORKER if _is_worker(request.user) else Channel.HOTLINE)
     result = create_case(data, request.user, channel, request.headers.get("Idempotency-Key"))
-    case = result.case  # a new case comes back as stored (category loaded); a retried key was fetched
-    if not result.created:
-        case = Case.objects.select_related("category", "department", "duplicate_of").get(pk=case.pk)
-    return JsonResponse(case_json(case, request.user, detail=True), status=201 if result.created else 200)
+    if result.created:  # the case as stored (category loaded), with the one event and no attachments yet
+        body = case_json(result.case, request.user, detail=True, events=[result.event], attachments=[])
+        return JsonResponse(body, status=201)
+    case = Case.objects.select_related("category", "department", "duplicate_of").get(pk=result.case.pk)
+    return JsonResponse(case_json(case, request.user, detail=True), status=200)
 
 
 def _is_worker(user) -> bool:

@@ -129,6 +129,7 @@ def duplicate_candidates(case: Case) -> QuerySet:
 class NewCase:
     case: Case
     created: bool
+    event: CaseEvent | None = None  # the report event written for a new case (None for a retried key)
 
 
 def create_case(data: dict, user, channel: str, idempotency_key: str | None = None) -> NewCase:
@@ -192,7 +193,7 @@ def create_case(data: dict, user, channel: str, idempotency_key: str | None = No
             case.save()
             candidates = list(duplicate_candidates(case).values_list("number", flat=True)[:10])
             case.duplicate_numbers = candidates
-            CaseEvent.objects.create(
+            event = CaseEvent.objects.create(
                 case=case,
                 at=now,
                 actor=case.reporter,
@@ -214,7 +215,7 @@ def create_case(data: dict, user, channel: str, idempotency_key: str | None = No
             if existing is not None:
                 return NewCase(existing, False)
         raise
-    return NewCase(case, True)
+    return NewCase(case, True, event)
 
 
 def _role(user) -> str:
