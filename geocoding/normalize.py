@@ -10,7 +10,8 @@ sides and the gazetteer still finds it.  The steps:
    converted on its own, so the result never depends on the words around it.  Runs cn2an cannot read
    (百 alone, as in 百合) are kept.
 4. Spaces and punctuation go.
-5. Designators get one spelling: 号楼/幢/座/栋 → 栋, 单元门 → 单元, 户/号房/房间 → 室, 层 → 层;
+5. Attached door numbers (附号) get the plate's form: 33号之一, 33号附1, 33之1号 → 33-1号.
+   Designators get one spelling: 号楼/幢/座/栋 → 栋, 单元门 → 单元, 户/号房/房间 → 室, 层 → 层;
    街道办事处/街道办/街办/办事处 → 街道; 社区居民委员会/社区居委会/居委会 → 社区; 村民委员会/村委会 → 村.
    Number designators are only rewritten right after a digit, so names keep their characters.
 """
@@ -32,6 +33,8 @@ _DIGIT_CHARS = str.maketrans("零〇一二三四五六七八九两", "0012345678
 _DROP = re.compile(r"[\s,，。.、:：;；()（）\[\]【】{}<>《》\"'“”‘’!！?？|\\@*&^%$+=`]+")
 _HASH = re.compile(r"(\d)#")
 _DESIGNATORS = [
+    # 33号之一 / 33号附1 / 33之1号 are how people say the door plate 33-1号 (attached doors, 附号)
+    (re.compile(r"(\d)号?(?:之|附)(\d{1,3})号?"), r"\1-\2号"),
     (re.compile(r"(\d)(?:号楼栋|号楼|号幢|号栋|号座|楼栋|幢|栋|座)"), r"\1栋"),
     (re.compile(r"(\d)(?:单元门|单元|门洞)"), r"\1单元"),
     (re.compile(r"(\d)(?:号房间|号房|房间|号室|室|户)"), r"\1室"),

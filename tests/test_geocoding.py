@@ -61,6 +61,10 @@ def cn(n: int) -> str:
         ("葵英街办", "葵英街道"),
         ("光明二百合路两百号", "光明2百合路200号"),
         ("百合花园", "百合花园"),
+        ("兴业路10号之一", "兴业路10-1号"),
+        ("兴业路十号附一", "兴业路10-1号"),
+        ("兴业路10之2号", "兴业路10-2号"),
+        ("之江路1号", "之江路1号"),
     ],
 )
 def test_normalize(raw, norm):
@@ -84,6 +88,21 @@ def test_room_level_with_unit_and_room(flat):
     b, u, _ = flat
     c = top(f"{b.address}{u.unit}单元{u.room}室")
     assert (c["building_id"], c["level"], c["unit"], c["room"]) == (b.id, "room", u.unit, u.room)
+
+
+@pytest.mark.parametrize("form", ["{n}号之{cn_k}", "{n}号附{k}", "{n}之{k}号"])
+def test_attached_door_numbers_spoken_forms(form):
+    """People say 33号之一 or 33号附1 for the plate 33-1号: each finds that building, not 33号."""
+    import re
+
+    from layers.models import Building
+
+    b = Building.objects.filter(address__regex=r"路[0-9]+-[1-3]号$").order_by("id").first()
+    assert b is not None, "the demo city has attached door numbers (N-k号)"
+    head, n, k = re.match(r"^(.*?)([0-9]+)-([1-3])号$", b.address).groups()
+    q = head + form.format(n=n, k=k, cn_k=cn(int(k)))
+    c = top(q)
+    assert c["building_id"] == b.id, (q, c["address"])
 
 
 @pytest.mark.parametrize("drop", ["district", "street", "community", "all"])
