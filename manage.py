@@ -1,5 +1,6 @@
 #!/usr/bin/env python
 """Django's command-line utility; `./gis manage ...` calls it with the right environment."""
+
 import os
 import sys
 

@@ -19,6 +19,7 @@ import shapely.affinity
 from django.contrib.gis.geos import GEOSGeometry
 from shapely.geometry import LineString, MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
+from shapely.ops import linemerge
 
 from layers.models.geo import SRID
 
@@ -37,6 +38,9 @@ METRES_PER_DEGREE = 111_320.0
 # Pieces of an overlay result smaller than this (a square millimetre) are floating-point dust and may be
 # dropped; anything larger is real area and must end up in some grid, or the partition leaks.
 NOISE_M2 = 1e-6
+# Vertices one input geometry may have: a hand-drawn or surveyed grid has hundreds; this leaves room for a
+# whole street's outline while keeping every overlay of one operation well under a second.
+MAX_VERTICES = 20_000
 
 try:  # the geocoder's CRS helpers know GCJ-02 and BD-09 besides EPSG codes
     from geocoding import crs as _gcrs
@@ -94,12 +98,51 @@ def to_storage(geom: BaseGeometry, crs: str | None) -> BaseGeometry:
     return result
 
 
+def count_positions(coords: object, limit: int) -> int:
+    """Positions in GeoJSON `coordinates`, counting stops once past `limit` (the input may be huge)."""
+    n, stack = 0, [coords]
+    while stack and n <= limit:
+        item = stack.pop()
+        if isinstance(item, list | tuple):
+            if item and not isinstance(item[0], list | tuple):
+                n += 1  # a position [x, y(, z)]
+            else:
+                stack.extend(item)
+    return n
+
+
+def _rings_closed(kind: str, coords: object) -> bool:
+    """Whether every ring of a GeoJSON Polygon / MultiPolygon is closed (malformed nesting is left to
+    shapely, which refuses it with its own reason)."""
+    polys = coords if kind == "MultiPolygon" else [coords]
+    try:
+        rings = [ring for poly in polys for ring in poly]
+        return all(len(ring) >= 4 and list(ring[0]) == list(ring[-1]) for ring in rings)
+    except TypeError:
+        return True
+
+
 def parse_geojson(obj: object, kinds: tuple[str, ...], what: str, crs: str | None) -> BaseGeometry:
     """A GeoJSON geometry (or Feature) of one of `kinds`, in storage coordinates, or a 400 refusal."""
     if isinstance(obj, dict) and obj.get("type") == "Feature":
         obj = obj.get("geometry")
     if not isinstance(obj, dict) or "type" not in obj or "coordinates" not in obj:
         raise Refusal(400, "bad_geometry", f"{what} 应为 GeoJSON 几何", f"{what} must be a GeoJSON geometry")
+    if count_positions(obj["coordinates"], MAX_VERTICES) > MAX_VERTICES:
+        raise Refusal(
+            413,
+            "too_many_vertices",
+            f"{what} 的顶点超过 {MAX_VERTICES} 个",
+            f"{what} has more than {MAX_VERTICES} vertices",
+        )
+    if obj.get("type") in ("Polygon", "MultiPolygon") and not _rings_closed(obj["type"], obj["coordinates"]):
+        # shapely would close them silently; a ring that does not end where it starts is a drawing error
+        raise Refusal(
+            400,
+            "unclosed_ring",
+            f"{what} 的环未闭合（首尾坐标应相同，且至少 4 个点）",
+            f"{what} has a ring that is not closed (the first and last positions must be equal, 4 at least)",
+        )
     try:
         geom = shape(obj)
     except Exception:  # noqa: BLE001 - shapely raises several types for malformed coordinates
@@ -227,6 +270,24 @@ def extend_line(line: LineString, by: float) -> LineString:
     start = push(coords[1], coords[0])
     end = push(coords[-2], coords[-1])
     return LineString([start, *coords, end])
+
+
+def shared_edge(a: BaseGeometry, b: BaseGeometry, tol: float = 0.0) -> LineString | None:
+    """The boundary two grids share, when it is one connected line.  With `tol` (degrees), the parts of
+    a's boundary within that distance of b's: a T-junction left by an earlier split puts a vertex on the
+    neighbour's straight edge, where an exact intersection can fall apart into points."""
+    common = a.boundary.intersection(b.boundary.buffer(tol) if tol > 0 else b.boundary)
+    if common.is_empty:
+        return None
+    if tol > 0 and common.geom_type == "GeometryCollection":
+        lines = [g for g in common.geoms if g.geom_type in ("LineString", "MultiLineString")]
+        common = shapely.union_all(lines) if lines else None
+        if common is None or common.is_empty:
+            return None
+    if common.geom_type not in ("LineString", "MultiLineString"):
+        return None
+    merged = linemerge(common) if common.geom_type == "MultiLineString" else common
+    return merged if merged.geom_type == "LineString" and merged.length > 0 else None
 
 
 def reading_point(geom: BaseGeometry, metric: Metric) -> tuple[float, float]:

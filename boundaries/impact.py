@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.db import connection, transaction
 
 from gisapp.accounts.models import Profile
+from layers.masking import mask_name
 from layers.models import GridWorker, Net
 
 from .drafts import is_stale
@@ -84,8 +85,10 @@ LAYERS = {
         ("organisations", "members"),
     ),
     "service_stations": ("layers_servicestation", "geom", "", "", "count(*)", ("stations",)),
-    "open_cases": ("cases_case", "geom", "", OPEN_CASES, "count(*)", ("cases",)),
+    "open_cases": ("cases_case", "geom", "number", OPEN_CASES, "count(*)", ("cases",)),
 }
+# Layers whose moving rows are also listed one by one (a case has a number people look up).
+LISTED = {"open_cases": "number"}
 
 
 def point_moves(draft: Draft, keep: bool = False) -> dict[str, dict]:
@@ -111,6 +114,12 @@ def point_moves(draft: Draft, keep: bool = False) -> dict[str, dict]:
                 f"group by 1, 2 order by 3 desc, 1, 2"
             )
             out[name] = _aggregate(cur.fetchall(), names)
+            if name in LISTED:
+                cur.execute(
+                    f"select {LISTED[name]}, grid_code, new_code from bnd_mv_{name} order by 1 limit %s",
+                    [MAX_ITEMS],
+                )
+                out[name]["items"] = [{"id": i, "from": a or None, "to": b} for i, a, b in cur.fetchall()]
             if not keep:
                 cur.execute(f"drop table bnd_mv_{name}")
         cur.execute(
@@ -171,8 +180,9 @@ def people(codes: dict) -> dict:
     """Grid workers and user accounts tied to a retired code: they must follow a successor grid."""
     successor = {r["code"]: (r["successors"][0] if r["successors"] else None) for r in codes["retired"]}
     # Only the columns needed (values()): these rows belong to other features and grow new columns.
+    # Names masked (layers.masking): the id, role and grid are what a reassignment needs.
     workers = [
-        {**w, "suggested": successor.get(w["grid_code"])}
+        {**w, "name": mask_name(w["name"]), "suggested": successor.get(w["grid_code"])}
         for w in GridWorker.objects.filter(grid_code__in=list(successor))
         .order_by("grid_code", "pk")
         .values("id", "name", "role", "grid_code")

@@ -95,6 +95,8 @@ class Operation(models.Model):
     op = models.CharField(max_length=16)
     payload = models.JSONField()
     result = models.JSONField(default=dict)
+    # What undoing it needs: the draft rows it changed as they were before (see boundaries.undo).
+    undo = models.JSONField(default=dict)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -91,6 +91,9 @@ class Editor:
         self.metric = metric_of(draft)
         self.tol = self.metric.degrees(SNAP_M)
         self.shapes: dict[int, Polygon] = {}
+        # For undo: each changed row as it was before this operation first wrote it, and the rows it made.
+        self.before: dict[int, dict] = {}
+        self.created: list[int] = []
 
     # ------------------------------------------------------------------ lookups
     def grid(self, code: str) -> DraftGrid:
@@ -128,7 +131,13 @@ class Editor:
         )
 
     # ------------------------------------------------------------------ writes
+    def remember(self, g: DraftGrid) -> None:
+        """Keep the row's state before this operation's first write to it (EWKB keeps every bit)."""
+        if g.pk not in self.before and g.pk not in self.created:
+            self.before[g.pk] = {"geom": g.geom.hexewkb.decode(), "changed": g.changed, "deleted": g.deleted}
+
     def set_shape(self, g: DraftGrid, geom: Polygon, outcome: Outcome) -> None:
+        self.remember(g)
         self.shapes[g.pk] = geom
         g.geom = to_db(geom)
         g.changed = True
@@ -136,6 +145,7 @@ class Editor:
         outcome.containers.add(g.container_id)
 
     def remove(self, g: DraftGrid, outcome: Outcome) -> None:
+        self.remember(g)
         g.deleted = True
         g.save(update_fields=["deleted"])
         outcome.removed.append(g.code)
@@ -163,6 +173,7 @@ class Editor:
             **values,
         )
         self.shapes[g.pk] = geom
+        self.created.append(g.pk)
         outcome.containers.add(g.container_id)
         return g
 
@@ -674,6 +685,15 @@ def apply(draft: Draft, body: object, user=None) -> tuple[Outcome, dict[str, str
         editable(draft)
         editor = Editor(draft, user)
         outcome: Outcome = getattr(editor, op)(body)
+        # Renumbering may re-sequence the draft's earlier new grids too: undo puts their codes back.
+        codes = {
+            str(pk): [code, name]
+            for pk, code, name in DraftGrid.objects.filter(
+                draft=draft, deleted=False, source__isnull=True, container_id__in=outcome.containers
+            )
+            .exclude(pk__in=editor.created)
+            .values_list("pk", "code", "name")
+        }
         renamed = renumber(draft, outcome.containers, editor.metric)
         for g in outcome.new:
             g.refresh_from_db(fields=["code", "name"])
@@ -686,6 +706,12 @@ def apply(draft: Draft, body: object, user=None) -> tuple[Outcome, dict[str, str
             op=op,
             payload=body,
             result=outcome.as_json(),
+            undo={
+                "rows": {str(pk): row for pk, row in editor.before.items()},
+                "created": editor.created,
+                "codes": codes,
+                "containers": sorted(outcome.containers),
+            },
             user=user if user is not None and user.is_authenticated else None,
         )
     return outcome, renamed

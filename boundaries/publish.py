@@ -152,7 +152,7 @@ def publish(draft: Draft, user, note: str, workers: dict[str, str] | None = None
                 "rows": {"closed": closed, "opened": opened},
                 "moved": moved,
                 "impact": {
-                    k: {kk: vv for kk, vv in v.items() if kk not in ("moves", "truncated")}
+                    k: {kk: vv for kk, vv in v.items() if kk not in ("moves", "truncated", "items")}
                     for k, v in preview.items()
                 },
                 "workers": reassigned,

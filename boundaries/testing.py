@@ -11,9 +11,8 @@ import math
 import shapely
 from shapely.geometry import LineString, Polygon, mapping
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import linemerge
 
-from .geometry import from_db
+from .geometry import from_db, shared_edge
 from .models import Draft, DraftGrid
 from .validation import SCALE
 
@@ -34,15 +33,6 @@ def cut_line(poly: BaseGeometry, angle: float, shift: float = 0.0) -> dict:
     dx, dy = math.cos(angle), math.sin(angle)
     cx, cy = c.x - dy * shift * size, c.y + dx * shift * size
     return mapping(LineString([(cx - dx * size, cy - dy * size), (cx + dx * size, cy + dy * size)]))
-
-
-def shared_edge(a: BaseGeometry, b: BaseGeometry) -> LineString | None:
-    """The boundary two grids share, when it is one connected line."""
-    common = a.boundary.intersection(b.boundary)
-    if common.is_empty or common.geom_type not in ("LineString", "MultiLineString"):
-        return None
-    merged = linemerge(common) if common.geom_type == "MultiLineString" else common
-    return merged if merged.geom_type == "LineString" and merged.length > 0 else None
 
 
 def bent_edge(a: BaseGeometry, b: BaseGeometry, offset: float) -> dict | None:

@@ -14,4 +14,12 @@ urlpatterns = [
     path("drafts/<int:draft_id>/validation", views.draft_validation, name="validation"),
     path("drafts/<int:draft_id>/impact", views.draft_impact, name="impact"),
     path("drafts/<int:draft_id>/publish", views.draft_publish, name="publish"),
+    path("drafts/<int:draft_id>/undo", views.draft_undo, name="undo"),
+    path("drafts/<int:draft_id>/units", views.draft_units, name="units"),
+    path("drafts/<int:draft_id>/edge", views.draft_edge, name="edge"),
+    path("drafts/import", views.draft_import, name="import"),
+    path("generations", views.generation_list, name="generations"),
+    path("generations/compare", views.generation_compare, name="compare"),
+    path("generations/<int:number>", views.generation_grids, name="generation"),
+    path("generations/<int:number>/export", views.generation_export, name="export"),
 ]

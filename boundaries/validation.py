@@ -6,6 +6,7 @@ square metres.  Errors block publishing; warnings (household counts off target) 
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 
@@ -79,44 +80,47 @@ from bnd_c c left join (select container_id, st_union(geom) as ug, sum(st_area(g
 # Overlap is looked for pair by pair only in units whose grids' areas add up to more than their union
 # (in square degrees: 1e-14 is about 1e-4 m² here, far below the tolerance, far above rounding).
 CHECKS = [
-    """select 'gap', u.code, null::text[], m.a, st_pointonsurface(m.gap), null::int
+    """select 'gap', u.code, null::text[], m.a, st_pointonsurface(m.gap), null::int, m.gap
        from bnd_u u cross join lateral (
            select d.gap, st_area(d.gap) * u.k as a
            from (select case when u.ug is null then u.cg else st_difference(u.cg, u.ug) end as gap) d) m
        where m.a > %(tol)s""",
     """with suspect as materialized (
            select id, code, k from bnd_u where ug is not null and summed - st_area(ug) > 1e-14)
-       select 'overlap', c.code, array[a.code, b.code], m.a, st_pointonsurface(m.o), null::int
+       select 'overlap', c.code, array[a.code, b.code], m.a, st_pointonsurface(m.o), null::int, m.o
        from suspect c join bnd_g a on a.container_id = c.id
        join bnd_g b on b.container_id = c.id and a.id < b.id
        cross join lateral (select o, st_area(o) * c.k as a from st_intersection(a.geom, b.geom) o) m
        where st_intersects(a.geom, b.geom) and m.a > %(tol)s""",
-    """select 'outside', c.code, array[g.code], m.a, st_pointonsurface(m.o), null::int
+    """select 'outside', c.code, array[g.code], m.a, st_pointonsurface(m.o), null::int, m.o
        from bnd_g g join bnd_c c on c.id = g.container_id
        cross join lateral (select o, st_area(o) * c.k as a from st_difference(g.geom, c.geom) o) m
        where not st_covers(c.geom, g.geom) and m.a > %(tol)s""",
     """select 'invalid', c.code, array[g.code], null::float8, st_pointonsurface(st_makevalid(g.geom)),
-              null::int
+              null::int, null::geometry
        from bnd_g g join bnd_c c on c.id = g.container_id where not st_isvalid(g.geom)""",
     """select 'multipart', c.code, array[g.code], st_numgeometries(g.geom)::float8, st_pointonsurface(g.geom),
-              null::int
+              null::int, null::geometry
        from bnd_g g join bnd_c c on c.id = g.container_id where st_numgeometries(g.geom) <> 1""",
-    """select 'sliver', c.code, array[g.code], g.area_m, st_pointonsurface(g.geom), null::int
+    """select 'sliver', c.code, array[g.code], g.area_m, st_pointonsurface(g.geom), null::int, null::geometry
        from bnd_g g join bnd_c c on c.id = g.container_id
        where st_isvalid(g.geom) and (g.area_m < %(sliver_area)s
              or 2 * g.area_m / greatest(g.perimeter_m, 1e-9) < %(sliver_width)s)""",
-    """select 'duplicate_code', min(c.code), array[g.code], count(*)::float8, null::geometry, null::int
+    """select 'duplicate_code', min(c.code), array[g.code], count(*)::float8, null::geometry, null::int,
+              null::geometry
        from bnd_g g join bnd_c c on c.id = g.container_id group by g.code having count(*) > 1""",
-    """select 'bad_code', c.code, array[g.code], null::float8, st_pointonsurface(g.geom), null::int
+    """select 'bad_code', c.code, array[g.code], null::float8, st_pointonsurface(g.geom), null::int,
+              null::geometry
        from bnd_g g join bnd_c c on c.id = g.container_id
        where g.follows and (g.code !~ '^[0-9]{15}$' or left(g.code, 12) <> c.code)""",
-    """select 'retired_code', c.code, array[g.code], null::float8, st_pointonsurface(g.geom), null::int
+    """select 'retired_code', c.code, array[g.code], null::float8, st_pointonsurface(g.geom), null::int,
+              null::geometry
        from bnd_g g join bnd_c c on c.id = g.container_id join boundaries_retiredcode r on r.code = g.code""",
 ]
 
 HOUSEHOLDS = """
 select case when h.n < g.target * %(low)s then 'households_low' else 'households_high' end,
-       c.code, array[g.code], h.n, st_pointonsurface(g.geom), g.target
+       c.code, array[g.code], h.n, st_pointonsurface(g.geom), g.target, null::geometry
 from bnd_g g join bnd_c c on c.id = g.container_id
 cross join lateral (select coalesce(sum(b.households), 0) as n from layers_building b
                     where st_contains(g.geom, b.point)) h
@@ -149,15 +153,15 @@ def validate(draft: Draft, containers: list[int] | None = None, record: bool = T
         rows = []
         for check in [*CHECKS, HOUSEHOLDS]:
             cur.execute(
-                f"select kind, unit, grids, value, st_x(p), st_y(p), target from ({check}) "
-                f"x(kind, unit, grids, value, p, target)",
+                f"select kind, unit, grids, value, st_x(p), st_y(p), target, st_asgeojson(shape, 8) "
+                f"from ({check}) x(kind, unit, grids, value, p, target, shape)",
                 params,
             )
             rows += cur.fetchall()
         cur.execute("drop table if exists bnd_g, bnd_c, bnd_u")
     issues = []
     counts: Counter[str] = Counter()
-    for kind, unit, grids, value, x, y, target in rows:
+    for kind, unit, grids, value, x, y, target, shape in rows:
         counts[kind] += 1
         zh, en = MESSAGES[kind]
         issue = {
@@ -176,6 +180,8 @@ def validate(draft: Draft, containers: list[int] | None = None, record: bool = T
             issue["target"] = int(target)
         if x is not None:
             issue["at"] = [round(x, 8), round(y, 8)]
+        if shape is not None:  # the area itself, for the editor to draw (gaps, overlaps, outside parts)
+            issue["geometry"] = json.loads(shape)
         issues.append(issue)
     order = {"error": 0, "warning": 1}
     issues.sort(key=lambda i: (order[i["severity"]], i["check"], i["unit"], i["grids"]))

@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from layers.admin import MapModelAdmin, StreetFilter
+from layers.admin import MapModelAdmin, PersonalDataAdminMixin, StreetFilter
 
 from .models import (
     Campaign,
@@ -60,7 +60,7 @@ class CategoryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Case)
-class CaseAdmin(MapModelAdmin):
+class CaseAdmin(PersonalDataAdminMixin, MapModelAdmin):
     list_display = ("number", "category", "status", "channel", "reported_at", "grid_code", "department")
     list_filter = ("status", "channel", TopCategoryFilter, StreetFilter, "department")
     search_fields = ("=number", "address", "^grid_code")

@@ -10,6 +10,9 @@ from django.http import FileResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from gisapp.idempotency import idempotent
+from gisapp.limits import has_nul
+
 from .errors import CaseError
 from .models import Attachment, Case, CaseStatus
 from .models.case import FINAL_STATES, Channel
@@ -27,10 +30,14 @@ def json_body(request, max_bytes: int = 1024 * 1024) -> dict:
         raise CaseError(413, "请求体过大", "request body too large")
     try:
         data = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly deep nesting
         raise CaseError(400, "请求体不是有效的 JSON", "the body is not valid JSON") from None
     if not isinstance(data, dict):
         raise CaseError(400, "请求体应为 JSON 对象", "the body must be a JSON object")
+    if has_nul(data):
+        raise CaseError(
+            400, "文本中不能含有 NUL（\\u0000）字符", "text must not contain NUL (\\u0000) characters"
+        )
     return data
 
 
@@ -71,11 +78,14 @@ def _light_q(value: str, now: dt.datetime) -> Q:
 
 
 def _parse_time(value: str, name: str) -> dt.datetime:
+    """An ISO 8601 time (naive = local), in UTC: Python takes offsets up to ±24 h, PostgreSQL only ±16 h
+    ("-21:33" was a 500), and converting first also catches moments that overflow the calendar."""
     try:
         parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
+        parsed = parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
+        return parsed.astimezone(dt.UTC)
+    except (ValueError, OverflowError):
         raise CaseError(400, f"{name} 不是有效的时间", f"{name} must be an ISO 8601 date or time") from None
-    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
 
 
 def _int(value: str, name: str, lo: int, hi: int) -> int:
@@ -114,30 +124,36 @@ def list_cases(request) -> JsonResponse:
     now = timezone.now()
     qs = visible_cases(request.user).select_related("category", "department", "duplicate_of")
     g = request.GET
-    if g.get("status"):
+    # A filter that is present is checked even when empty: "status=" is a mistake, not "any status".
+    if "status" in g:
         statuses = g["status"].split(",")
         if not set(statuses) <= set(CaseStatus.values):
             raise CaseError(400, "未知的状态", f"status must be among {', '.join(CaseStatus.values)}")
         qs = qs.filter(status__in=statuses)
     if g.get("category"):
         qs = qs.filter(Q(category__code=g["category"]) | Q(category__parent__code=g["category"]))
-    if g.get("channel"):
+    if "channel" in g:
         if g["channel"] not in Channel.values:
             raise CaseError(400, "未知的来源", "unknown channel")
         qs = qs.filter(channel=g["channel"])
-    if g.get("area"):
+    if "area" in g:  # present but empty is malformed too (the pages never send it)
         if not g["area"].isdigit() or len(g["area"]) > 15:
             raise CaseError(400, "area 应为行政区划或网格编码", "area must be an admin-unit or grid code")
         qs = qs.filter(grid_code__startswith=g["area"])
     if g.get("assignee"):
         qs = qs.filter(assignee_code=g["assignee"][:32])
-    if g.get("since"):
+    if "since" in g:
         qs = qs.filter(reported_at__gte=_parse_time(g["since"], "since"))
-    if g.get("until"):
+    if "until" in g:
         qs = qs.filter(reported_at__lt=_parse_time(g["until"], "until"))
-    if g.get("needs_placement") in ("true", "1"):
-        qs = qs.filter(needs_placement=True)
-    if g.get("light"):
+    if "needs_placement" in g:
+        flag = {"true": True, "1": True, "false": False, "0": False}.get(g["needs_placement"])
+        if flag is None:
+            raise CaseError(
+                400, "needs_placement 应为 true 或 false", "needs_placement must be true or false"
+            )
+        qs = qs.filter(needs_placement=flag)
+    if "light" in g:
         qs = qs.annotate(
             yellow_from=ExpressionWrapper(
                 F("deadline") - (F("deadline") - F("step_started_at")) * 0.25, output_field=DurationField()
@@ -191,7 +207,25 @@ def _visible_case(request, number: str) -> Case:
 
 @api_view(["GET"])
 def case_detail(request, number: str):
-    return JsonResponse(case_json(_visible_case(request, number), request.user, detail=True))
+    """The case; `unmask=reporter_contact` shows the contact in clear to those who may call the reporter
+    back (layers.masking.reveal: the policy and an audit row), a 403 for anyone else."""
+    from django.core.exceptions import PermissionDenied
+
+    from layers.masking import reveal
+
+    case = _visible_case(request, number)
+    body = case_json(case, request.user, detail=True)
+    wanted = request.GET.get("unmask")
+    if wanted:
+        try:
+            body.update(reveal(request, case, wanted.split(","), "api:case-detail"))
+        except ValueError:
+            raise CaseError(400, "unmask 只能是 reporter_contact", "unmask takes reporter_contact") from None
+        except PermissionDenied:
+            raise CaseError(
+                403, "您无权查看上报人的联系方式", "you may not see the reporter's contact in clear"
+            ) from None
+    return JsonResponse(body)
 
 
 @api_view(["POST"])
@@ -207,10 +241,17 @@ def transitions(request, number: str):
     return JsonResponse(case_json(case, request.user, detail=True))
 
 
+@idempotent("case-attachment")
 @api_view(["POST"])
 def upload_attachment(request, number: str):
-    """A photo for the case (multipart field `file`); name its id in the next transition's `attachments`."""
+    """A photo for the case (multipart field `file`); name its id in the next transition's `attachments`.
+
+    Only those who act on the case (a relation of the workflow table) add photos; reading it is not enough."""
+    from .services import relations
+
     case = _visible_case(request, number)
+    if not relations(request.user, case):
+        raise CaseError(403, "您不处理此案件，不能上传附件", "only those acting on the case may add photos")
     upload = request.FILES.get("file")
     if upload is None:
         raise CaseError(400, "需要上传文件（字段 file）", "a multipart field 'file' is required")
@@ -237,8 +278,8 @@ def attachment(request, number: str, pk: int):
 def overdue(request):
     """Open cases past their deadline in the user's jurisdiction (optionally an `area` inside it)."""
     qs = visible_cases(request.user).exclude(status__in=FINAL_STATES).filter(deadline__lt=timezone.now())
-    area = request.GET.get("area", "")
-    if area:
+    area = request.GET.get("area")
+    if area is not None:
         if not area.isdigit() or len(area) > 15:
             raise CaseError(400, "area 应为行政区划或网格编码", "area must be an admin-unit or grid code")
         qs = qs.filter(grid_code__startswith=area)
@@ -264,9 +305,9 @@ def stats(request):
             f"group must be one of {', '.join(evaluation.GROUPS)}",
         )
     since, until = evaluation.default_period()
-    if g.get("since"):
+    if "since" in g:
         since = _parse_time(g["since"], "since")
-    if g.get("until"):
+    if "until" in g:
         until = _parse_time(g["until"], "until")
     if until <= since or until - since > dt.timedelta(days=3660):
         raise CaseError(400, "时间范围无效", "since must be before until, within ten years")

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.http import JsonResponse
 
 from gisapp.accounts.jurisdiction import covers, jurisdiction_of, scope
+from gisapp.idempotency import idempotent
 from layers.models import Grid
 
 from .api import _int, _parse_time, api_view, json_body
@@ -21,9 +22,12 @@ from .errors import CaseError
 from .models import Campaign, CampaignProgress
 
 LAUNCHERS = ("dispatcher", "leader", "admin")
+TICKERS = ("grid_worker", "dispatcher", "admin")  # leaders and planners watch progress, they do not tick
 
 
-def _campaign_json(c: Campaign, with_grids: bool = False) -> dict:
+def _campaign_json(c: Campaign, with_grids: bool = False, user=None) -> dict:
+    """The campaign's totals; `with_grids` adds each grid's ticks, only of the grids inside `user`'s
+    jurisdiction (a street dispatcher sees their street's progress in a district-wide campaign)."""
     rows = list(c.progress.values("grid_code", "done"))
     total = len(c.checklist) * len(rows)
     done = sum(len(r["done"]) for r in rows)
@@ -41,15 +45,17 @@ def _campaign_json(c: Campaign, with_grids: bool = False) -> dict:
         "progress": round(done / total, 4) if total else 0,
     }
     if with_grids:
-        out["by_grid"] = {r["grid_code"]: sorted(r["done"]) for r in rows}
+        out["by_grid"] = {r["grid_code"]: sorted(r["done"]) for r in rows if covers(user, r["grid_code"])}
     return out
 
 
+@idempotent("campaign")
 @api_view(["GET", "POST"])
 def campaigns(request):
     if request.method == "GET":
+        # Campaigns over an area inside the jurisdiction, and those pushed to grids inside it.
         qs = scope(Campaign.objects.all(), request.user) | Campaign.objects.filter(
-            progress__grid_code__in=_own_grids(request.user)
+            pk__in=scope(CampaignProgress.objects.all(), request.user).values("campaign_id")
         )
         return JsonResponse(
             {"results": [_campaign_json(c) for c in qs.distinct().order_by("-starts_at")[:200]]}
@@ -92,36 +98,27 @@ def campaigns(request):
     return JsonResponse(_campaign_json(c), status=201)
 
 
-def _own_grids(user) -> list[str]:
-    j = jurisdiction_of(user)
-    return [j.prefix] if j.prefix and len(j.prefix) == 15 else []
-
-
 def _campaign(request, pk: int) -> Campaign:
+    """A campaign over an area inside the user's jurisdiction or pushed to a grid inside it; else 404."""
     c = Campaign.objects.filter(pk=pk).first()
-    if c is None or not (
-        covers(request.user, c.area_code)
-        or c.progress.filter(grid_code__in=_own_grids(request.user)).exists()
-        or _covers_area(request.user, c.area_code)
-    ):
+    if c is None or not (covers(request.user, c.area_code) or scope(c.progress.all(), request.user).exists()):
         raise CaseError(404, "专项行动不存在或无权查看", "no such campaign, or not yours to see")
     return c
 
 
-def _covers_area(user, area: str) -> bool:
-    j = jurisdiction_of(user)
-    return j.everything or bool(j.prefix and area.startswith(j.prefix))
-
-
 @api_view(["GET"])
 def campaign_detail(request, pk: int):
-    return JsonResponse(_campaign_json(_campaign(request, pk), with_grids=True))
+    return JsonResponse(_campaign_json(_campaign(request, pk), with_grids=True, user=request.user))
 
 
 @api_view(["POST"])
 def campaign_progress(request, pk: int):
     """A grid worker ticks checklist items for a grid: {"grid_code", "done": [indexes]}."""
     c = _campaign(request, pk)
+    if jurisdiction_of(request.user).role not in TICKERS and not jurisdiction_of(request.user).everything:
+        raise CaseError(
+            403, "只有网格员和指挥中心可以更新进度", "only grid workers and dispatchers update progress"
+        )
     data = json_body(request)
     grid = str(data.get("grid_code") or "")
     done = data.get("done")
@@ -135,14 +132,14 @@ def campaign_progress(request, pk: int):
     row.done = sorted(set(done))
     row.updated_by = request.user
     row.save()
-    return JsonResponse(_campaign_json(c, with_grids=True))
+    return JsonResponse(_campaign_json(c, with_grids=True, user=request.user))
 
 
 @api_view(["GET"])
 def campaign_map(request, pk: int):
     """Grid polygons with each grid's progress (0–1), for the map."""
     c = _campaign(request, pk)
-    progress = dict(c.progress.values_list("grid_code", "done"))
+    progress = dict(scope(c.progress.all(), request.user).values_list("grid_code", "done"))
     n = max(1, len(c.checklist))
     limit = _int(request.GET.get("limit", "20000"), "limit", 1, 20000)
     grids = (

@@ -14,8 +14,10 @@ FALLBACK_HOURS = {Step.REGISTER: 2.0, Step.ACCEPT: 4.0, Step.CHECK: 8.0}
 def step_hours(category, step: str, preset: str) -> float:
     """Item rule, else its class's rule, else the preset's rule for every category; handling then falls
     back to the category's own deadline_hours (the dictionary's figure)."""
-    table = cached("deadline_rules", lambda: [(r.preset, r.step, r.category_id, r.hours)
-                                             for r in DeadlineRule.objects.all()])
+    table = cached(
+        "deadline_rules",
+        lambda: [(r.preset, r.step, r.category_id, r.hours) for r in DeadlineRule.objects.all()],
+    )
     rules = {cat: hours for p, s, cat, hours in table if p == preset and s == step}
     for key in (category.pk, category.parent_id, None):
         if key in rules:

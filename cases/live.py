@@ -9,6 +9,7 @@ its jurisdiction.  SSE rather than WebSocket: one-way, plain HTTP, reconnects by
 from __future__ import annotations
 
 import json
+import os
 
 import psycopg
 from asgiref.sync import sync_to_async
@@ -16,9 +17,14 @@ from django.conf import settings
 from django.http import JsonResponse, StreamingHttpResponse
 
 from gisapp.accounts.jurisdiction import jurisdiction_of
+from gisapp.views import error_json
 
 CHANNEL = "onenet_cases"
 HEARTBEAT_S = 15.0
+# Each subscriber holds a database connection: past this many per process a new one is refused (429)
+# rather than exhausting PostgreSQL's max_connections for everyone else.
+MAX_STREAMS = int(os.environ.get("ONENET_MAX_STREAMS", "200"))
+_open_streams = 0
 
 
 def _conninfo() -> str:
@@ -30,7 +36,12 @@ def _conninfo() -> str:
         "host": db.get("HOST") or "",
         "port": str(db.get("PORT") or ""),
     }
-    return psycopg.conninfo.make_conninfo(**{k: v for k, v in parts.items() if v})
+    timeout = os.environ.get("ONENET_STATEMENT_TIMEOUT_MS", "30000")
+    return psycopg.conninfo.make_conninfo(
+        **{k: v for k, v in parts.items() if v},
+        application_name="onenet-live",
+        options=f"-c statement_timeout={timeout}",  # like every other connection a request opens
+    )
 
 
 def _filter_for(user):
@@ -52,21 +63,31 @@ def _filter_for(user):
 
 
 async def _events(visible):
-    async with await psycopg.AsyncConnection.connect(_conninfo(), autocommit=True) as conn:
-        await conn.execute(f"LISTEN {CHANNEL}")
-        yield "retry: 3000\n\n"
-        while True:
-            # notifies(timeout=…) ends quietly after HEARTBEAT_S without a notification; wrapping the
-            # generator in wait_for instead would cancel it and end the stream at the first heartbeat.
-            async for note in conn.notifies(timeout=HEARTBEAT_S):
-                try:
-                    payload = json.loads(note.payload)
-                except ValueError:
-                    continue
-                if visible(payload):
-                    event_id = f"{payload.get('number')}-{payload.get('version')}"
-                    yield f"event: case\nid: {event_id}\ndata: {note.payload}\n\n"
-            yield ": heartbeat\n\n"
+    global _open_streams
+    _open_streams += 1  # counted here, not in the view: a stream that never starts holds nothing
+    try:
+        async with await psycopg.AsyncConnection.connect(_conninfo(), autocommit=True) as conn:
+            await conn.execute(f"LISTEN {CHANNEL}")
+            yield "retry: 3000\n\n"
+            async for chunk in _relay(conn, visible):
+                yield chunk
+    finally:
+        _open_streams -= 1
+
+
+async def _relay(conn, visible):
+    while True:
+        # notifies(timeout=…) ends quietly after HEARTBEAT_S without a notification; wrapping the
+        # generator in wait_for instead would cancel it and end the stream at the first heartbeat.
+        async for note in conn.notifies(timeout=HEARTBEAT_S):
+            try:
+                payload = json.loads(note.payload)
+            except ValueError:
+                continue
+            if visible(payload):
+                event_id = f"{payload.get('number')}-{payload.get('version')}"
+                yield f"event: case\nid: {event_id}\ndata: {note.payload}\n\n"
+        yield ": heartbeat\n\n"
 
 
 async def stream(request):
@@ -81,6 +102,12 @@ async def stream(request):
         return JsonResponse(
             {"code": 401, "error": {"zh": "需要登录", "en": "authentication required"}}, status=401
         )
+    if _open_streams >= MAX_STREAMS:
+        response = error_json(
+            429, "实时推送连接过多，请稍后重试", "too many live streams open; try again later"
+        )
+        response["Retry-After"] = "30"
+        return response
     visible = await sync_to_async(_filter_for)(user)
     response = StreamingHttpResponse(_events(visible), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"

@@ -2,18 +2,22 @@
 
 Our categories are the services (items of the dictionary, grouped by their class), the case number is the
 service_request_id, and our states map to open/closed.  Filing needs an API key (Open311Client); reading
-is public, but without a key only cases filed by the public are listed, and never anyone's contact.
+is public, but without a key only cases filed by the public are listed, never anyone's contact, and
+without their free text (description, notes): residents write names and phone numbers into it, and
+nobody has read it before it would be published (docs/SECURITY.md).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from xml.etree.ElementTree import Element, SubElement, tostring
 
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from frontend import ratelimit
 from gisapp.accounts.models import hash_token
 
 from .errors import CaseError
@@ -66,7 +70,7 @@ def services(request, fmt: str):
     try:
         fmt = _fmt(fmt)
     except CaseError as exc:
-        return HttpResponse(exc.en, status=404)
+        return exc.response()  # no format to answer in: the API's JSON error
     rows = [
         {
             "service_code": c.code,
@@ -82,8 +86,8 @@ def services(request, fmt: str):
     return _render(rows, fmt, "services", "service")
 
 
-def _request_row(case: Case) -> dict:
-    notes = case.result or ""
+def _request_row(case: Case, free_text: bool = True) -> dict:
+    notes = (case.result or "") if free_text else ""
     if case.duplicate_of_id:
         notes = f"已合并至 {case.duplicate_of.number}. {notes}".strip()
     return {
@@ -92,7 +96,7 @@ def _request_row(case: Case) -> dict:
         "status_notes": notes,
         "service_name": case.category.name,
         "service_code": case.category.code,
-        "description": case.description,
+        "description": case.description if free_text else "",
         "agency_responsible": case.department.name if case.department_id else (case.assignee_code or ""),
         "service_notice": "",
         "requested_datetime": _iso(case.reported_at),
@@ -107,9 +111,12 @@ def _request_row(case: Case) -> dict:
     }
 
 
-def _readable(request) -> object:
+def _readable(request) -> tuple[object, bool]:
+    """The cases this reader may list, and whether it may read their free text (API-key clients)."""
     qs = Case.objects.select_related("category", "department", "duplicate_of")
-    return qs if _client(request) is not None else qs.filter(channel__in=PUBLIC_CHANNELS)
+    if _client(request) is not None:
+        return qs, True
+    return qs.filter(channel__in=PUBLIC_CHANNELS), False
 
 
 @csrf_exempt  # API-key clients carry no session
@@ -117,12 +124,18 @@ def requests_(request, fmt: str):
     try:
         fmt = _fmt(fmt)
     except CaseError as exc:
-        return HttpResponse(exc.en, status=404)
+        return exc.response()  # no format to answer in: the API's JSON error
     if request.method == "POST":
         return _post_request(request, fmt)
     if request.method != "GET":
         return _error(fmt, 405, "GET or POST")
-    qs = _readable(request)
+    if _client(request) is None:  # anonymous reads are counted per address, like the public map's
+        verdict = ratelimit.hit(request, "public_lookup")
+        if not verdict.allowed:
+            response = _error(fmt, 429, f"too many requests; try again in {verdict.retry_after} s")
+            response["Retry-After"] = str(verdict.retry_after)
+            return response
+    qs, free_text = _readable(request)
     g = request.GET
     try:
         if g.get("service_request_id"):
@@ -132,25 +145,41 @@ def requests_(request, fmt: str):
         if g.get("status") in ("open", "closed"):
             closed = qs.filter(status__in=FINAL_STATES)
             qs = closed if g["status"] == "closed" else qs.exclude(status__in=FINAL_STATES)
-        elif g.get("status"):
+        elif "status" in g:
             return _error(fmt, 400, "status must be open or closed")
         end = _time(g.get("end_date")) or timezone.now()
         start = _time(g.get("start_date")) or end - dt.timedelta(days=90)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: 90 days before 0001-01-01
         return _error(fmt, 400, "start_date and end_date must be ISO 8601 (w3) date-times")
     qs = qs.filter(reported_at__gte=start, reported_at__lte=end).order_by("-reported_at")[:MAX_RESULTS]
-    return _render([_request_row(c) for c in qs], fmt, "service_requests", "request")
+    return _render([_request_row(c, free_text) for c in qs], fmt, "service_requests", "request")
 
 
 def _time(value: str | None) -> dt.datetime | None:
-    if not value:
+    if value is None:
         return None
     parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
+    parsed = parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
+    try:
+        return parsed.astimezone(dt.UTC)  # PostgreSQL refuses offsets past ±16 h that Python accepts
+    except OverflowError:
+        raise ValueError(value) from None
+
+
+def _key(request, client: Open311Client) -> str | None:
+    """The client's Idempotency-Key in the client's own namespace (hashed): one client's key can never
+    return another client's, or an internal, case."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 100:
+        raise CaseError(400, "Idempotency-Key 长度应为 1–100", "Idempotency-Key must be 1–100 characters")
+    return f"open311:{client.pk}:" + hashlib.sha256(key.encode()).hexdigest()[:64]
 
 
 def _post_request(request, fmt: str) -> HttpResponse:
-    if _client(request) is None:
+    client = _client(request)
+    if client is None:
         return _error(fmt, 403, "a valid api_key is required to file requests")
     p = request.POST
     data: dict = {"category": p.get("service_code"), "description": p.get("description", "")}
@@ -161,7 +190,7 @@ def _post_request(request, fmt: str) -> HttpResponse:
     contact = p.get("phone") or p.get("email") or ""
     data["contact"] = contact[:64]
     try:
-        result = create_case(data, None, Channel.OPEN311, request.headers.get("Idempotency-Key"))
+        result = create_case(data, None, Channel.OPEN311, _key(request, client))
     except CaseError as exc:
         return _error(fmt, exc.status, exc.en)
     row = {"service_request_id": result.case.number, "service_notice": "", "account_id": ""}
@@ -172,8 +201,9 @@ def request_detail(request, number: str, fmt: str):
     try:
         fmt = _fmt(fmt)
     except CaseError as exc:
-        return HttpResponse(exc.en, status=404)
-    case = _readable(request).filter(number=number[:24]).first()
+        return exc.response()  # no format to answer in: the API's JSON error
+    qs, free_text = _readable(request)
+    case = qs.filter(number=number[:24]).first()
     if case is None:
         return _error(fmt, 404, f"no request {number[:24]}")
-    return _render([_request_row(case)], fmt, "service_requests", "request")
+    return _render([_request_row(case, free_text)], fmt, "service_requests", "request")

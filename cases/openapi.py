@@ -109,7 +109,11 @@ LIST_PARAMS = [
     {"name": "area", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]{1,15}$"}},
     {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
     {"name": "until", "in": "query", "schema": {"type": "string", "format": "date-time"}},
-    {"name": "needs_placement", "in": "query", "schema": {"type": "string", "enum": ["true", "false"]}},
+    {
+        "name": "needs_placement",
+        "in": "query",
+        "schema": {"type": "string", "enum": ["true", "false", "1", "0"]},
+    },
     {"name": "channel", "in": "query", "schema": {"type": "string", "enum": Channel.values}},
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
     {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
@@ -162,8 +166,8 @@ PATHS = {
         "get": {
             "summary": "超期案件 · overdue cases",
             "parameters": [
-                {"name": "area", "in": "query", "schema": {"type": "string"}},
-                {"name": "limit", "in": "query", "schema": {"type": "integer"}},
+                {"name": "area", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]{1,15}$"}},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
             ],
             "responses": {"200": _resp({"type": "object"}), **_errors(400, 401)},
         },
@@ -188,7 +192,355 @@ PATHS = {
                     "schema": {"type": "string", "enum": ["json", "csv", "xlsx"]},
                 },
             ],
-            "responses": {"200": _resp({"type": "object"}), **_errors(400, 401)},
+            "responses": {
+                "200": {
+                    "description": "the rows as JSON, or a download (format=csv / xlsx)",
+                    "content": {
+                        "application/json": {"schema": {"type": "object"}},
+                        "text/csv": {"schema": {"type": "string"}},
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                            "schema": {"type": "string", "format": "binary"}
+                        },
+                    },
+                },
+                **_errors(400, 401),
+            },
         },
     },
 }
+
+# -- attachments, campaigns, the public map's reports, live updates and Open311 ------------------------
+PK = {"name": "pk", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+FMT = {"name": "fmt", "in": "path", "required": True, "schema": {"type": "string", "enum": ["json", "xml"]}}
+IDEMPOTENCY_KEY = {"$ref": "#/components/parameters/IdempotencyKey"}
+RECEIPT = {
+    "type": "object",
+    "required": ["number", "status"],
+    "properties": {
+        "number": {"type": "string"},
+        "category": {"type": "string"},
+        "category_name": {"type": "string"},
+        "status": {"type": "string", "enum": ["open", "closed"]},
+        "status_label": {"type": "object"},
+        "reported_at": {"type": "string", "format": "date-time"},
+        "closed_at": {"type": "string", "format": "date-time", "nullable": True},
+        "placed": {"type": "boolean"},
+        "message": {"type": "object"},
+    },
+}
+CAMPAIGN = {
+    "type": "object",
+    "required": ["id", "name", "area_code", "checklist"],
+    "properties": {
+        "id": {"type": "integer"},
+        "name": {"type": "string"},
+        "area_code": {"type": "string"},
+        "checklist": {"type": "array", "items": {"type": "string"}},
+        "grids": {"type": "integer"},
+        "progress": {"type": "number"},
+    },
+}
+# Open311 answers in the format the path names: a JSON array or an XML document (GeoReport v2).
+OPEN311_ROWS = {
+    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+    "text/xml": {"schema": {"type": "string"}},
+}
+# Errors come as a GeoReport v2 error list in the path's format; a path naming no format (requests.txt)
+# has none to answer in and gets the API's own JSON error.
+OPEN311_ERRORS = {
+    str(c): {
+        "description": "GeoReport v2 error list, or the API's error for an unknown format",
+        "content": {
+            "application/json": {
+                "schema": {"oneOf": [{"type": "array", "items": {"type": "object"}}, ERROR]}
+            },
+            "text/xml": {"schema": {"type": "string"}},
+        },
+    }
+    for c in (400, 403, 404, 405, 422, 429)
+}
+
+
+def _media(media: str, description: str = "OK") -> dict:
+    return {"description": description, "content": {media: {"schema": {"type": "string"}}}}
+
+
+PATHS.update(
+    {
+        "/api/cases/{number}/attachments": {
+            "post": {
+                "summary": "上传照片 · a photo for the case's next step (multipart field `file`)",
+                "parameters": [NUMBER],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["file"],
+                                "properties": {"file": {"type": "string", "format": "binary"}},
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "201": _resp({"type": "object", "required": ["id", "url"]}, "stored"),
+                    **_errors(400, 401, 403, 404, 413, 415),
+                },
+            }
+        },
+        "/api/cases/{number}/attachments/{pk}": {
+            "get": {
+                "summary": "照片 · an attachment of a case you may see",
+                "parameters": [NUMBER, PK],
+                "responses": {
+                    "200": {
+                        "description": "the image",
+                        "content": {
+                            t: {"schema": {"type": "string", "format": "binary"}}
+                            for t in (
+                                "image/jpeg",
+                                "image/png",
+                                "image/webp",
+                            )
+                        },
+                    },
+                    **_errors(401, 404),
+                },
+            }
+        },
+        "/api/cases/stream": {
+            "get": {
+                "summary": "实时推送 · new and changed cases of your jurisdiction (Server-Sent Events)",
+                "responses": {
+                    "200": _media("text/event-stream", "an endless event stream"),
+                    **_errors(401, 429),
+                },
+            }
+        },
+        "/api/campaigns": {
+            "get": {
+                "summary": "专项行动 · campaigns of your jurisdiction",
+                "responses": {
+                    "200": _resp(
+                        {"type": "object", "properties": {"results": {"type": "array", "items": CAMPAIGN}}}
+                    ),
+                    **_errors(401),
+                },
+            },
+            "post": {
+                "summary": "发起专项行动 · push a checklist to every grid of an area",
+                "parameters": [IDEMPOTENCY_KEY],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["name", "area_code", "checklist"],
+                                "properties": {
+                                    "name": {"type": "string", "minLength": 1, "maxLength": 64},
+                                    "description": {"type": "string", "maxLength": 2000},
+                                    "area_code": {"type": "string", "pattern": "^[0-9]{1,15}$"},
+                                    "checklist": {
+                                        "type": "array",
+                                        "minItems": 1,
+                                        "maxItems": 50,
+                                        "items": {"type": "string", "minLength": 1, "maxLength": 200},
+                                    },
+                                    "ends_at": {"type": "string", "format": "date-time"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {"201": _resp(CAMPAIGN, "created"), **_errors(400, 401, 403)},
+            },
+        },
+        "/api/campaigns/{pk}": {
+            "get": {
+                "summary": "专项行动详情 · one campaign with each grid's progress",
+                "parameters": [PK],
+                "responses": {"200": _resp(CAMPAIGN), **_errors(401, 404)},
+            }
+        },
+        "/api/campaigns/{pk}/progress": {
+            "post": {
+                "summary": "勾选进度 · a grid worker ticks checklist items of a grid",
+                "parameters": [PK],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["grid_code", "done"],
+                                "properties": {
+                                    "grid_code": {"type": "string", "maxLength": 24},
+                                    "done": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {"200": _resp(CAMPAIGN), **_errors(400, 401, 403, 404)},
+            }
+        },
+        "/api/campaigns/{pk}/map": {
+            "get": {
+                "summary": "专项行动地图 · grid polygons with their progress (GeoJSON)",
+                "parameters": [
+                    PK,
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 20000},
+                    },
+                ],
+                "responses": {
+                    "200": _resp({"type": "object", "required": ["features"]}),
+                    **_errors(400, 401, 404),
+                },
+            }
+        },
+        "/api/public/reports": {
+            "post": {
+                "summary": "居民上报 · report a problem without an account (rate-limited)",
+                "security": [],
+                "parameters": [
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "schema": {"type": "string", "minLength": 16, "maxLength": 80, "pattern": "^[ -~]+$"},
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["category"],
+                                "properties": {
+                                    "category": {"type": "string"},
+                                    "description": {"type": "string", "maxLength": 2000},
+                                    "lon": {"type": "number"},
+                                    "lat": {"type": "number"},
+                                    "crs": {"type": "string"},
+                                    "address": {"type": "string", "maxLength": 160},
+                                    "contact": {"type": "string", "maxLength": 64},
+                                },
+                            }
+                        },
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["category"],
+                                "properties": {
+                                    "category": {"type": "string"},
+                                    "description": {"type": "string"},
+                                    "lon": {"type": "number"},
+                                    "lat": {"type": "number"},
+                                    "address": {"type": "string"},
+                                    "photo": {"type": "string", "format": "binary"},
+                                },
+                            }
+                        },
+                    },
+                },
+                "responses": {
+                    "201": _resp(RECEIPT, "received: the receipt"),
+                    "200": _resp(RECEIPT, "the receipt this key already made"),
+                    **_errors(400, 413, 415, 422, 429),
+                },
+            }
+        },
+        "/api/public/reports/{number}": {
+            "get": {
+                "summary": "回执查询 · the public status of a report by its receipt number (rate-limited)",
+                "security": [],
+                "parameters": [NUMBER],
+                "responses": {"200": _resp(RECEIPT), **_errors(404, 429)},
+            }
+        },
+        "/open311/v2/services.{fmt}": {
+            "get": {
+                "summary": "Open311 services (our category items)",
+                "security": [],
+                "parameters": [FMT],
+                "responses": {"200": {"description": "services", "content": OPEN311_ROWS}, **_errors(404)},
+            }
+        },
+        "/open311/v2/requests.{fmt}": {
+            "get": {
+                "summary": "Open311 requests (public channels only without an api_key)",
+                "security": [],
+                "parameters": [
+                    FMT,
+                    {
+                        "name": "api_key",
+                        "in": "query",
+                        "schema": {"type": "string"},
+                        "description": "an unknown key reads like no key: public channels only",
+                    },
+                    {"name": "service_request_id", "in": "query", "schema": {"type": "string"}},
+                    {"name": "service_code", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["open", "closed"]},
+                    },
+                    {
+                        "name": "start_date",
+                        "in": "query",
+                        "schema": {"type": "string", "format": "date-time"},
+                    },
+                    {"name": "end_date", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+                ],
+                "responses": {"200": {"description": "requests", "content": OPEN311_ROWS}, **OPEN311_ERRORS},
+            },
+            "post": {
+                "summary": "Open311 file a request (needs an api_key)",
+                "security": [],
+                "parameters": [FMT, IDEMPOTENCY_KEY],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["api_key", "service_code"],
+                                "properties": {
+                                    "api_key": {"type": "string", "maxLength": 200},
+                                    "service_code": {"type": "string"},
+                                    "description": {"type": "string", "maxLength": 2000},
+                                    "lat": {"type": "number"},
+                                    "long": {"type": "number"},
+                                    "address_string": {"type": "string", "maxLength": 160},
+                                    "phone": {"type": "string", "maxLength": 64},
+                                    "email": {"type": "string", "maxLength": 64},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "201": {"description": "filed", "content": OPEN311_ROWS},
+                    "200": {"description": "the request this key already filed", "content": OPEN311_ROWS},
+                    **OPEN311_ERRORS,
+                },
+            },
+        },
+        "/open311/v2/requests/{number}.{fmt}": {
+            "get": {
+                "summary": "Open311 one request",
+                "security": [],
+                "parameters": [NUMBER, FMT],
+                "responses": {
+                    "200": {"description": "the request", "content": OPEN311_ROWS},
+                    **OPEN311_ERRORS,
+                },
+            }
+        },
+    }
+)

@@ -6,6 +6,7 @@ the same rule as the reverse geocoder — so a case is never in two grids of one
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from django.contrib.gis.geos import Point
@@ -32,28 +33,47 @@ class Placement:
         return self.point is not None and bool(self.grid_code)
 
 
+def outside_city(swapped: bool) -> CaseError:
+    """The refusal of a point outside the city; `hint: "swapped_axes"` when it is inside with lon and lat
+    swapped."""
+    return CaseError(
+        422,
+        "该位置不在本市范围内（经纬度是否颠倒？）",
+        "the location is outside the city (are longitude and latitude swapped?)",
+        hint="swapped_axes" if swapped else None,
+    )
+
+
 def to_cgcs2000(location: dict) -> Point:
-    """A `{"lon", "lat", "crs"}` object as a CGCS2000 point, refusing what cannot be a coordinate."""
+    """A `{"lon", "lat", "crs"}` object as a CGCS2000 point, refusing what cannot be a coordinate.
+
+    The numbers are checked by the reverse geocoder's parse_point — finite, inside the CRS's area of use,
+    with the swapped-axes hint — so a report and a reverse lookup refuse the same points the same way."""
     from geocoding.crs import CRSError, parse_crs, to_storage
+    from geocoding.reverse import ReverseError, parse_point
 
     if not isinstance(location, dict):
         raise CaseError(
             400, "location 应为对象 {lon, lat, crs}", "location must be an object {lon, lat, crs}"
         )
+    lon, lat = location.get("lon"), location.get("lat")
+    if not all(isinstance(v, int | float | str) and not isinstance(v, bool) for v in (lon, lat)):
+        raise CaseError(400, "location 需要数值 lon 和 lat", "location needs numeric lon and lat")
+    crs = location.get("crs")
     try:
-        lon, lat = float(location["lon"]), float(location["lat"])
-    except (KeyError, TypeError, ValueError):
-        raise CaseError(400, "location 需要数值 lon 和 lat", "location needs numeric lon and lat") from None
-    if lon != lon or lat != lat or abs(lon) == float("inf") or abs(lat) == float("inf"):
-        raise CaseError(400, "坐标不是有限数值", "coordinates must be finite numbers")
-    try:
-        system = parse_crs(location.get("crs"))
-        x, y = to_storage(lon, lat, system)
+        system = parse_crs(crs if isinstance(crs, str) or crs is None else "?")
     except CRSError:
-        raise CaseError(400, "不支持的坐标系", f"unsupported crs: {str(location.get('crs'))[:40]}") from None
-    except ValueError as exc:
-        raise CaseError(400, "坐标超出该坐标系的有效范围", f"coordinates out of range: {exc}"[:200]) from None
-    return Point(float(x), float(y), srid=4490)
+        raise CaseError(400, "不支持的坐标系", f"unsupported crs: {str(crs)[:40]}") from None
+    try:
+        point = parse_point(str(lon)[:64], str(lat)[:64], system)
+        x, y = (float(v) for v in to_storage(point.x, point.y, system))
+    except ReverseError as exc:
+        if exc.hint:  # out of range, but in the city with the axes swapped
+            raise outside_city(swapped=True) from None
+        raise CaseError(exc.status, exc.zh, exc.en) from None
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise CaseError(400, "坐标无法转换", "the coordinates cannot be transformed")
+    return Point(x, y, srid=4490)
 
 
 def locate(point: Point) -> Placement:
@@ -68,12 +88,7 @@ def locate(point: Point) -> Placement:
     cgcs2000 = parse_crs(None)
     hits = grids_at([(point.x, point.y)])[0]
     if not hits:
-        raise CaseError(
-            422,
-            "该位置不在本市范围内（经纬度是否颠倒？）",
-            "the location is outside the city (are longitude and latitude swapped?)",
-            hint="swapped_axes" if swap_hint(point.y, point.x, cgcs2000) else None,
-        )
+        raise outside_city(swapped=bool(swap_hint(point.y, point.x, cgcs2000)))
     chosen, grids = pick_grids(hits)
     near = nearest_building(point.x, point.y, cgcs2000)
     building = near if near is not None and near["distance_m"] <= BUILDING_SNAP_M else None

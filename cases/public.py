@@ -46,16 +46,6 @@ def _json(data: dict, status: int = 200) -> JsonResponse:
     return JsonResponse(data, status=status, json_dumps_params={"ensure_ascii": False})
 
 
-def _too_many(verdict: ratelimit.Verdict) -> JsonResponse:
-    response = error_json(
-        429,
-        f"提交过于频繁，请 {verdict.retry_after} 秒后再试",
-        f"too many requests; try again in {verdict.retry_after} s",
-    )
-    response["Retry-After"] = str(verdict.retry_after)
-    return response
-
-
 def _fields(request: HttpRequest) -> dict:
     """The report from a JSON body or a multipart form, as create_case's data dict."""
     if request.content_type == "application/json":
@@ -124,9 +114,9 @@ def receipt(case: Case) -> dict:
 @csrf_exempt  # anonymous: no session is used (the reporter is never the logged-in user), so no CSRF risk
 @require_http_methods(["POST"])
 def reports(request: HttpRequest) -> JsonResponse:
-    verdict = ratelimit.hit(request, "public_report")
-    if not verdict.allowed:
-        return _too_many(verdict)
+    refusal = ratelimit.refused(request, "public_report")
+    if refusal is not None:
+        return refusal
     try:
         data = _fields(request)
         photo = _photo(request)
@@ -153,9 +143,9 @@ def reports(request: HttpRequest) -> JsonResponse:
 
 @require_http_methods(["GET", "HEAD"])
 def report_status(request: HttpRequest, number: str) -> JsonResponse:
-    verdict = ratelimit.hit(request, "public_status")
-    if not verdict.allowed:
-        return _too_many(verdict)
+    refusal = ratelimit.refused(request, "public_status")
+    if refusal is not None:
+        return refusal
     case = (
         Case.objects.select_related("category", "duplicate_of")
         .filter(number=number[:24], channel__in=PUBLIC_CHANNELS)

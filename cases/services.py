@@ -125,6 +125,22 @@ def duplicate_candidates(case: Case) -> QuerySet:
     )
 
 
+def _keyed(key: str, user) -> Case | None:
+    """The case an earlier request with this key made — only if the same reporter made it: a key is not a
+    way to read somebody else's case (anonymous channels namespace their keys themselves)."""
+    existing = Case.objects.filter(idempotency_key=key).first()
+    if existing is None:
+        return None
+    reporter = user.pk if user is not None and user.is_authenticated else None
+    if existing.reporter_id != reporter:
+        raise CaseError(
+            422,
+            "该 Idempotency-Key 已被其他用户使用，请换一个",
+            "this Idempotency-Key was already used by someone else; make a new one",
+        )
+    return existing
+
+
 @dataclass
 class NewCase:
     case: Case
@@ -137,7 +153,7 @@ def create_case(data: dict, user, channel: str, idempotency_key: str | None = No
     if idempotency_key is not None:
         if not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= 100:
             raise CaseError(400, "Idempotency-Key 长度应为 1–100", "Idempotency-Key must be 1–100 characters")
-        existing = Case.objects.filter(idempotency_key=idempotency_key).first()
+        existing = _keyed(idempotency_key, user)
         if existing is not None:
             return NewCase(existing, False)
     if not isinstance(data, dict):
@@ -211,7 +227,7 @@ def create_case(data: dict, user, channel: str, idempotency_key: str | None = No
     except IntegrityError:
         # Two retries with the same key raced: the first one won, return it.
         if idempotency_key is not None:
-            existing = Case.objects.filter(idempotency_key=idempotency_key).first()
+            existing = _keyed(idempotency_key, user)
             if existing is not None:
                 return NewCase(existing, False)
         raise

@@ -36,6 +36,7 @@ from cases.services import visible_cases
 from gisapp.accounts.jurisdiction import jurisdiction_of, scope
 from gisapp.accounts.models import Department
 from gisapp.views import error_json
+from layers.field.services import today_summary
 from layers.models import AdminUnit, Grid, GridWorker, ServiceStation
 
 LEVELS = ("city", "district", "street", "community", "grid")
@@ -183,8 +184,10 @@ def effective_prefix(user, area_code: str, cases: bool = False) -> str | None:
 
 
 def _area_param(request: HttpRequest) -> str:
-    value = request.GET.get("area", "")
-    if value and (not value.isdigit() or len(value) > 15):
+    value = request.GET.get("area")
+    if value is None:
+        return ""
+    if not value.isdigit() or len(value) > 15:  # "" included: the pages leave out an empty area
         raise ValueError(value)
     return value
 
@@ -488,10 +491,9 @@ def indicators_events(request: HttpRequest) -> JsonResponse:
 @require_GET
 @login_json
 def indicators_operations(request: HttpRequest) -> JsonResponse:
-    """Grid workers by role, grids and stations, open and overdue cases of the area.
-
-    Check-ins and patrols have no data model yet (the field-worker issue adds them): reported as null so
-    that the panel says so instead of showing a made-up zero.  Rankings come from /api/cases/stats."""
+    """Grid workers by role, grids and stations, open and overdue cases of the area, and today's field
+    work: workers checked in, patrol tracks and their kilometres (layers.field).  Rankings come from
+    /api/cases/stats."""
     prefix = _prefix_or_error(request)
     if isinstance(prefix, JsonResponse):
         return prefix
@@ -509,6 +511,7 @@ def indicators_operations(request: HttpRequest) -> JsonResponse:
     if prefix:
         open_cases = open_cases.filter(grid_code__startswith=prefix)
     overdue = open_cases.filter(deadline__lt=timezone.now()).count()
+    field = today_summary(request.user, prefix)
     return _ok(
         {
             "area": prefix,
@@ -524,11 +527,10 @@ def indicators_operations(request: HttpRequest) -> JsonResponse:
             .filter(needs_placement=True)
             .exclude(status__in=FINAL_STATES)
             .count(),
-            "checked_in_today": None,
-            "patrols_today": None,
+            **field,  # checked_in_today, patrols_today, patrol_km_today
             "note": {
-                "zh": "考勤打卡与巡查尚无数据（待网格员移动端上线）",
-                "en": "check-ins and patrols have no data yet (the field-worker app comes later)",
+                "zh": "今日打卡为当天打过卡的网格员人数；巡查为今日轨迹条数与总里程",
+                "en": "checked in: workers who checked in today; patrols: today's tracks and total length",
             },
         }
     )
@@ -636,15 +638,25 @@ def nearby(request: HttpRequest) -> JsonResponse:
     contacts, and the nearest public stations with distance (metres) and whether they are open now.
 
     Public: only what the public layers already show, plus the name and work phone of grid workers who
-    chose to publish them (`GridWorker.publish_contact`); nobody else's data."""
+    chose to publish them (`GridWorker.publish_contact`); nobody else's data.  Rate-limited per address
+    for anonymous callers (frontend.ratelimit)."""
+    from frontend import ratelimit
+
+    refusal = ratelimit.refused(request, "public_lookup", anonymous_only=True)
+    if refusal is not None:
+        return refusal
     lon = _float(request.GET.get("lon"), -180, 180)
     lat = _float(request.GET.get("lat"), -90, 90)
     if lon is None or lat is None:
         return error_json(400, "需要有效的经纬度 lon、lat", "numeric lon and lat are required")
-    limit = int(_float(request.GET.get("limit", "5"), 1, 20) or 5)
-    grid_code = request.GET.get("grid", "")
-    if grid_code and not CODE.match(grid_code):
+    limit = _float(request.GET.get("limit", "5"), 1, 20)
+    if limit is None or limit != int(limit):
+        return error_json(400, "limit 应为 1–20 的整数", "limit must be an integer from 1 to 20")
+    limit = int(limit)
+    grid_code = request.GET.get("grid")
+    if grid_code is not None and not CODE.match(grid_code):  # "" too: the page leaves out an empty grid
         return error_json(400, "网格编码格式不正确", "malformed grid code")
+    grid_code = grid_code or ""
     if not grid_code:
         from geocoding.geocoder import grids_at, pick_grids
 

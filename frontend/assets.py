@@ -55,6 +55,18 @@ def _collect(entry: str, m: dict, css: list[str], preload: list[str], seen: set[
             css.append(c)
 
 
+def entry_files(entry: str) -> list[str]:
+    """Every built file one entry loads (its module, the chunks it imports, their CSS), as static paths
+    under APP_DIR: what the field page's service worker keeps for offline use."""
+    m = manifest()
+    if entry not in m:
+        return []
+    css: list[str] = []
+    preload: list[str] = []
+    _collect(entry, m, css, preload, set())
+    return [f"{APP_DIR}/{f}" for f in [m[entry]["file"], *preload, *css]]
+
+
 def entry_tags(entry: str) -> SafeString:
     """<link rel=stylesheet>, <link rel=modulepreload> and the module <script> of one entry."""
     m = manifest()

@@ -5,6 +5,9 @@ from . import api, situation, views
 urlpatterns = [
     path("", views.public_map, name="public-map"),
     path("dispatch/", views.dispatch, name="dispatch"),
+    path("field/", views.field, name="field"),
+    path("field/sw.js", views.field_sw, name="field-sw"),
+    path("planner/", views.planner, name="planner"),
     path("api/map/areas/", api.area, name="map-area-root"),
     path("api/map/areas/<str:code>", api.area, name="map-area"),
     path("api/map/cases.geojson", api.cases_geojson, name="map-cases"),

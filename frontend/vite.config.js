@@ -19,6 +19,8 @@ export default defineConfig({
       input: {
         dispatch: 'src/dispatch/main.js',
         public: 'src/public/main.js',
+        field: 'src/field/main.js',
+        planner: 'src/planner/main.js',
       },
       output: {
         manualChunks(id) {

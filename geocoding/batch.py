@@ -25,6 +25,8 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from gisapp.limits import has_nul
+
 from . import crs as crsmod
 from .geocoder import Result, geocode_many
 from .models import GeocodeJob, GeocodeJobChunk, JobStatus
@@ -93,7 +95,7 @@ def parse_csv(text: str, column: str | None = None) -> tuple[list[str], list[lis
 def parse_json(text: str, column: str | None = None) -> tuple[list[str], list[list[str]], int]:
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise UploadError("JSON 格式错误", f"invalid JSON: {exc}") from None
     if isinstance(data, dict):
         data = data.get("addresses", data.get("rows"))
@@ -122,6 +124,8 @@ def parse_upload(data: bytes, kind: str, column: str | None = None) -> tuple[lis
     """(columns, rows, index of the address column) from CSV or JSON bytes; UploadError on bad input."""
     text = decode(data)
     header, rows, col = parse_json(text, column) if kind == "json" else parse_csv(text, column)
+    if has_nul(header) or has_nul(rows):  # raw or as a JSON escape: PostgreSQL cannot store it (a 500 before)
+        raise UploadError("文件中含有 NUL（\\u0000）字符", "the file contains NUL (\\u0000) characters")
     if not rows:
         raise UploadError("文件中没有数据行", "the file has no data rows")
     if len(rows) > max_rows():

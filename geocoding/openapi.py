@@ -89,7 +89,10 @@ PATHS = {
                 CRS,
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10}},
             ],
-            "responses": {"200": _resp({"$ref": "#/components/schemas/GeocodeResult"}), **_errors(400, 405)},
+            "responses": {
+                "200": _resp({"$ref": "#/components/schemas/GeocodeResult"}),
+                **_errors(400, 405, 429),
+            },
         }
     },
     "/api/reverse": {
@@ -101,7 +104,7 @@ PATHS = {
                 {"name": "lat", "in": "query", "required": True, "schema": {"type": "number"}},
                 CRS,
             ],
-            "responses": {"200": _resp({"type": "object"}), **_errors(400, 404, 405)},
+            "responses": {"200": _resp({"type": "object"}), **_errors(400, 404, 405, 429)},
         }
     },
     "/api/geocode/batch": {

@@ -2,7 +2,8 @@
 
 Every error is `{"code": …, "error": {"zh": …, "en": …}}` (gisapp.views.error_json), with extra keys
 (such as a swapped-axes hint) added beside it; nothing a client sends leads to a 500.  Geocoding and
-reverse lookup are public, like the buildings layer they read; batch jobs need a login (session or
+reverse lookup are public, like the buildings layer they read (rate-limited per address for anonymous
+callers, frontend.ratelimit); batch jobs need a login (session or
 bearer token) and are visible to their owner and to administrators only.
 """
 
@@ -12,10 +13,13 @@ import functools
 import uuid
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from frontend import ratelimit
 from gisapp.accounts.jurisdiction import jurisdiction_of
+from gisapp.idempotency import idempotent
 from gisapp.views import error_json
 
 from . import batch
@@ -80,6 +84,9 @@ def _bad_crs(value) -> JsonResponse:
 @methods("GET", "HEAD")
 def geocode(request: HttpRequest) -> JsonResponse:
     """GET /api/geocode?q=…[&crs=EPSG:4490][&limit=5]"""
+    refusal = ratelimit.refused(request, "public_lookup", anonymous_only=True)
+    if refusal is not None:
+        return refusal
     try:
         system = _crs(request)
     except crsmod.CRSError:
@@ -106,6 +113,9 @@ def reverse_view(request: HttpRequest) -> JsonResponse:
     in force at the end of that day (the same rule as the OGC API's grids collection)."""
     from layers.ogcapi.params import ApiError, parse_day
 
+    refusal = ratelimit.refused(request, "public_lookup", anonymous_only=True)
+    if refusal is not None:
+        return refusal
     try:
         system = _crs(request)
     except crsmod.CRSError:
@@ -150,6 +160,7 @@ def _visible_job(request: HttpRequest, job_id: str) -> GeocodeJob | JsonResponse
 
 @csrf_exempt  # checked in the view so that a failure answers JSON like every other API error
 @methods("POST")
+@idempotent("geocode-batch")
 def batch_create(request: HttpRequest) -> JsonResponse:
     """POST /api/geocode/batch — CSV or JSON, as the body or as a multipart file `file`."""
     denied = _login_required(request) or _csrf_failed(request)
@@ -182,6 +193,8 @@ def batch_create(request: HttpRequest) -> JsonResponse:
         return error(exc.status, exc.zh, exc.en)
     job = batch.create_job(header, rows, col, system, request.user)
     batch.kick()
+    # Under an Idempotency-Key the job commits only after this view returns: start it then as well.
+    transaction.on_commit(batch.kick)
     job.refresh_from_db()
     return JsonResponse({"job": batch.job_status(job)}, status=202, json_dumps_params={"ensure_ascii": False})
 

@@ -10,7 +10,14 @@ from importlib import import_module
 
 from django.http import JsonResponse
 
-CONTRIBUTORS = ["gisapp.accounts.openapi", "cases.openapi", "geocoding.openapi", "boundaries.openapi"]
+CONTRIBUTORS = [
+    "gisapp.accounts.openapi",
+    "cases.openapi",
+    "geocoding.openapi",
+    "boundaries.openapi",
+    "layers.openapi",
+    "frontend.openapi",
+]
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -20,6 +27,35 @@ ERROR_SCHEMA = {
         "error": {"type": "object", "properties": {"zh": {"type": "string"}, "en": {"type": "string"}}},
     },
 }
+
+
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "a key the client makes once per intended create: a retry with the same key (and body) "
+    "answers what the first request did instead of doing it again",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[ -~]+$"},
+}
+
+
+def _with_limits(paths: dict) -> dict:
+    """Answers any operation may give besides its own: 503 when the database is busy or a statement ran
+    past its timeout, 413 for a body over the size limit, 400 for a NUL character anywhere (gisapp.limits),
+    403 for a session request without its CSRF token on an unsafe method (gisapp.views.csrf_failure)."""
+    error = {
+        "description": "refused, with the reason in Chinese and English",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    for item in paths.values():
+        for method, op in item.items():
+            op["responses"].setdefault("503", error)
+            op["responses"].setdefault("400", error)
+            if "requestBody" in op:
+                op["responses"].setdefault("413", error)
+            if method in ("post", "put", "patch", "delete"):
+                op["responses"].setdefault("403", error)
+    return paths
 
 
 def document() -> dict:
@@ -36,9 +72,10 @@ def document() -> dict:
         "openapi": "3.0.3",
         "info": {"title": "one-net map API · 一网统管电子地图接口", "version": "1"},
         "servers": [{"url": "/"}],
-        "paths": paths,
+        "paths": _with_limits(paths),
         "components": {
             "schemas": schemas,
+            "parameters": {"IdempotencyKey": IDEMPOTENCY_KEY},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}, {}],

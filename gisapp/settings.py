@@ -3,6 +3,11 @@
 Everything a deployment changes comes from the environment (12-factor), so that `./gis`, the tests and
 `docker-compose.yml` configure the same code the same way: DATABASE_URL, ONENET_SECRET_KEY, ONENET_DEBUG,
 ONENET_DEMO, ONENET_ALLOWED_HOSTS.
+
+Production is the default: without ONENET_DEMO=1 the server wants a real secret key, refuses the demo
+accounts, sends cookies over HTTPS only, redirects HTTP to HTTPS and asks browsers for HSTS.  `./gis` (up,
+test, manage …) and the test runner (setup.cfg) set ONENET_DEMO=1, so the demo city keeps working on
+http://127.0.0.1.  docs/SECURITY.md lists every setting below and why.
 """
 
 from __future__ import annotations
@@ -24,12 +29,18 @@ def env_flag(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+# Demo mode: the demo users (password `onenet-demo`) may log in and plain HTTP is fine.  Off unless asked
+# for: a server started without configuration is a production server and refuses to start insecurely.
+DEMO_MODE = env_flag("ONENET_DEMO", False)
+# Debug pages print settings and local variables (personal data among them): never in production.
 DEBUG = env_flag("ONENET_DEBUG", False)
-# Demo mode: the demo users (password `onenet-demo`) may log in. Production sets ONENET_DEMO=0.
-DEMO_MODE = env_flag("ONENET_DEMO", True)
+if DEBUG and not DEMO_MODE:
+    raise RuntimeError("ONENET_DEBUG=1 is refused outside demo mode (ONENET_DEMO=1)")
 SECRET_KEY = os.environ.get("ONENET_SECRET_KEY") or "onenet-insecure-demo-key-change-me-" + "x" * 20
 if not DEMO_MODE and SECRET_KEY.startswith("onenet-insecure"):
-    raise RuntimeError("ONENET_SECRET_KEY must be set outside demo mode")
+    raise RuntimeError(
+        "ONENET_SECRET_KEY must be set in production (or ONENET_DEMO=1 for the demo city, as ./gis does)"
+    )
 ALLOWED_HOSTS = [
     h for h in os.environ.get("ONENET_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h
 ]
@@ -45,6 +56,7 @@ INSTALLED_APPS = [
     "django.contrib.gis",
     "django.contrib.postgres",
     "gisapp.accounts",
+    "gisapp.idempotency",  # Idempotency-Key on the API's creates
     "layers",
     "cases",
     "fixtures",
@@ -65,7 +77,10 @@ MIDDLEWARE = [
     "gisapp.accounts.tokens.BearerTokenMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "gisapp.limits.DatabaseLimitsMiddleware",  # statement timeouts, busy pool, big bodies: JSON 4xx/503
 ]
+CSRF_FAILURE_VIEW = "gisapp.views.csrf_failure"  # JSON 403 on the API, Django's page elsewhere
 
 ROOT_URLCONF = "gisapp.urls"
 ASGI_APPLICATION = "gisapp.asgi.application"
@@ -143,3 +158,47 @@ LOGGING = {
 }
 AUTHENTICATION_BACKENDS = ["gisapp.accounts.backends.OneNetBackend"]
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]  # Debian 12 ships GDAL 3.6; we never open untrusted remote SRS
+
+# ------------------------------------------------------------------------------------------- security
+# Headers on every Django response (docs/SECURITY.md).  Tiles (/tiles/, raw ASGI) set their own.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+# The pages read the CSRF cookie to send X-CSRFToken on their POSTs (frontend/src/core/api.js), so it
+# cannot be HttpOnly; the token is worthless to a script on another origin, which cannot read it.
+CSRF_COOKIE_HTTPONLY = False
+SESSION_COOKIE_AGE = 12 * 3600  # one shift, like an API token
+
+if not DEMO_MODE:
+    # Production sits behind TLS (a reverse proxy; uvicorn --proxy-headers passes the scheme on).
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_flag("ONENET_SSL_REDIRECT", True)
+    # The container's own health check asks over plain HTTP from inside (docker-compose.yml).
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = int(os.environ.get("ONENET_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+# Content-Security-Policy (django-csp): no inline script anywhere, nothing from another origin.  The pages
+# pass their config as JSON data (json_script), which is not script.  Inline *styles* stay allowed: the
+# admin, the login page and the maps' popups set style attributes, and a style cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}

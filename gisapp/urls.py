@@ -1,6 +1,7 @@
 """URL map of one-net map: each feature's folder owns its own URLs."""
 
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
@@ -14,15 +15,26 @@ admin.site.index_title = _("数据管理")
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("api/openapi.json", openapi.openapi_json, name="openapi"),
     # The admin map widget's background (roads, boundaries … from our database), staff only.
     path("admin/basemap.geojson", admin.site.admin_view(basemap), name="admin-basemap"),
     path("admin/", admin.site.urls),
-    path("accounts/", include("django.contrib.auth.urls")),
+    # Log in and out, change one's own password; no password reset: it mails a link, and a closed
+    # network has no mail (the administrator resets passwords in the admin).
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password_change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path(
+        "accounts/password_change/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
     path("api/auth/", include("gisapp.accounts.urls")),
     path("ogcapi/", include("layers.ogcapi.urls")),
     path("api/", include("geocoding.urls")),
     path("api/boundaries/", include("boundaries.urls")),
+    path("api/field/", include("layers.field.urls")),  # the grid worker's phone page (/field/)
     path("", include("cases.urls")),
     path("", include("frontend.urls")),  # the map pages: / (public) and /dispatch/
 ]

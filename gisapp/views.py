@@ -31,6 +31,16 @@ def healthz(request):
     )
 
 
+def favicon(request):
+    """No icon: pages that name none (the admin, Django's forms) make browsers ask for /favicon.ico, and a
+    404 there is a console error on every such page."""
+    from django.http import HttpResponse
+
+    response = HttpResponse(status=204)
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
 API_PREFIXES = ("/api/", "/ogcapi/", "/tiles/")
 
 
@@ -40,6 +50,19 @@ def error_json(status: int, zh: str, en: str, **extra) -> JsonResponse:
     body = {"code": status, "error": {"zh": zh, "en": en}}
     body.update({k: v for k, v in extra.items() if v is not None})
     return JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False})
+
+
+def csrf_failure(request, reason: str = ""):
+    """A session request without its CSRF token: the API's JSON 403, Django's page elsewhere."""
+    if request.path.startswith(API_PREFIXES):
+        return error_json(
+            403,
+            "CSRF 校验失败：会话请求须带 CSRF 令牌（或改用 Bearer 令牌）",
+            "CSRF check failed: session requests need the CSRF token (or use a bearer token)",
+        )
+    from django.views.csrf import csrf_failure as default
+
+    return default(request, reason)
 
 
 def not_found(request, exception=None):

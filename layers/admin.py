@@ -14,11 +14,12 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from .masking import mask_id_number, mask_name, mask_phone
+from .masking import mask_id_number, mask_name, mask_phone, personal_fields, reveal
 from .models import (
     AdminLevel,
     AdminUnit,
     Building,
+    CheckIn,
     Generation,
     Green,
     Grid,
@@ -26,6 +27,8 @@ from .models import (
     HouseUnit,
     Net,
     PartyOrganisation,
+    Patrol,
+    PatrolPoint,
     Resident,
     Road,
     ServiceStation,
@@ -44,6 +47,16 @@ class MapModelAdmin(GISModelAdmin):
     gis_widget = OfflineMapWidget
     # Counting every row of a filtered list costs a second full scan on big tables; "show all" is enough.
     show_full_result_count = False
+
+
+class PersonalDataAdminMixin:
+    """A change form shows the model's personal fields in clear: rendering one is a clear read, so it goes
+    through `layers.masking.reveal` (the policy, and one audit row per rendering; a refusal is a 403)."""
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and personal_fields(obj):
+            reveal(request, obj, personal_fields(obj), "admin:change")
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
 
 class StreetFilter(admin.SimpleListFilter):
@@ -117,7 +130,14 @@ class GenerationAdmin(admin.ModelAdmin):
 @admin.register(Grid)
 class GridAdmin(MapModelAdmin):
     list_display = (
-        "code", "name", "net", "kind", "community", "target_households", "generation_low", "generation_high",
+        "code",
+        "name",
+        "net",
+        "kind",
+        "community",
+        "target_households",
+        "generation_low",
+        "generation_high",
     )
     list_filter = ("net", "kind", GridStreetFilter)
     search_fields = ("^code", "name")
@@ -126,12 +146,20 @@ class GridAdmin(MapModelAdmin):
 
 
 @admin.register(GridWorker)
-class GridWorkerAdmin(admin.ModelAdmin):
-    list_display = ("name", "role", "grid_code", "phone", "publish_contact", "user")
+class GridWorkerAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
+    list_display = ("masked_name", "role", "grid_code", "masked_phone", "publish_contact", "user")
     list_filter = ("role", "publish_contact", StreetFilter)
     search_fields = ("name", "^grid_code", "phone")
     list_select_related = ("user",)
     autocomplete_fields = ("user",)
+
+    @admin.display(description=_("姓名"))
+    def masked_name(self, obj: GridWorker) -> str:
+        return mask_name(obj.name)
+
+    @admin.display(description=_("电话"))
+    def masked_phone(self, obj: GridWorker) -> str:
+        return mask_phone(obj.phone)
 
 
 @admin.register(Building)
@@ -153,8 +181,9 @@ class HouseUnitAdmin(admin.ModelAdmin):
 
 
 @admin.register(Resident)
-class ResidentAdmin(admin.ModelAdmin):
-    """Personal data: superusers only, masked in lists; searchable only by the exact ID or phone number."""
+class ResidentAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
+    """Personal data: superusers only, masked in lists, each opened form audited; searchable only by the
+    exact ID or phone number."""
 
     list_display = ("masked_name", "masked_id_number", "masked_phone", "gender", "tag_labels", "house_unit")
     list_filter = ("gender", SpecialGroupFilter, StreetFilter)
@@ -237,3 +266,36 @@ class GreenAdmin(MapModelAdmin):
     list_display = ("__str__", "kind")
     list_filter = ("kind",)
     search_fields = ("name",)
+
+
+# -- field work (layers.models.patrols): check-ins and patrol tracks come from the phones, not from forms
+@admin.register(CheckIn)
+class CheckInAdmin(MapModelAdmin):
+    list_display = ("at", "worker", "grid_code", "inside", "accuracy_m", "crs", "note")
+    list_filter = ("inside", StreetFilter)
+    search_fields = ("^grid_code", "worker__name")
+    list_select_related = ("worker",)
+    autocomplete_fields = ("worker", "user")
+    date_hierarchy = "at"
+
+
+@admin.register(Patrol)
+class PatrolAdmin(admin.ModelAdmin):
+    list_display = ("day", "worker", "grid_code", "point_count", "length_m", "started_at", "ended_at")
+    list_filter = (StreetFilter,)
+    search_fields = ("^grid_code", "worker__name")
+    list_select_related = ("worker",)
+    autocomplete_fields = ("worker",)
+    # Derived from the points (Patrol.refresh): shown, never typed.
+    readonly_fields = ("started_at", "ended_at", "point_count", "length_m")
+    date_hierarchy = "day"
+
+
+@admin.register(PatrolPoint)
+class PatrolPointAdmin(MapModelAdmin):
+    list_display = ("at", "patrol", "accuracy_m", "batch_key", "seq")
+    list_filter = (StreetFilter,)
+    search_fields = ("^patrol__grid_code", "=batch_key")
+    list_select_related = ("patrol__worker",)
+    raw_id_fields = ("patrol",)
+    show_full_result_count = False

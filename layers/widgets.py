@@ -104,8 +104,12 @@ def basemap(request: HttpRequest) -> HttpResponse:
     bbox = _parse_bbox(request.GET.get("bbox", ""))
     if bbox is None:
         return JsonResponse(
-            {"error": {"zh": "bbox 参数应为 minx,miny,maxx,maxy (EPSG:3857)",
-                       "en": "bbox must be minx,miny,maxx,maxy in EPSG:3857"}},
+            {
+                "error": {
+                    "zh": "bbox 参数应为 minx,miny,maxx,maxy (EPSG:3857)",
+                    "en": "bbox must be minx,miny,maxx,maxy in EPSG:3857",
+                }
+            },
             status=400,
         )
     detail = request.GET.get("detail") == "1"
@@ -138,7 +142,7 @@ def basemap(request: HttpRequest) -> HttpResponse:
             properties = {"layer": layer, **dict(zip(fields, props, strict=True))}
             parts.append(
                 f'{{"type":"Feature","id":"{layer}-{pk}","properties":'
-                f"{json.dumps(properties, ensure_ascii=False)},\"geometry\":{gj}}}"
+                f'{json.dumps(properties, ensure_ascii=False)},"geometry":{gj}}}'
             )
     body = '{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}"
     return HttpResponse(body, content_type="application/geo+json; charset=utf-8")

@@ -23,6 +23,15 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO_SEED = 20261122
 
 
+def pytest_collection_modifyitems(items):
+    """Tests that reach the database only through `app_server` (or `test_database_url`) need the test
+    database too: pytest-django sets one up only when some collected test asks for `db`, and without it
+    the URL names the main database — the demo city would be reloaded and written to by the server."""
+    for item in items:
+        if "test_database_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.django_db)
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     from fixtures.loader import ensure_loaded
@@ -46,6 +55,7 @@ def test_database_url(django_db_setup) -> str:
     from django.db import connection
 
     s = connection.settings_dict
+    assert s["NAME"] == s["TEST"]["NAME"], f"not the test database: {s['NAME']}"
     user = s.get("USER") or "postgres"
     auth = f"{user}:{s['PASSWORD']}" if s.get("PASSWORD") else user
     return f"postgres://{auth}@{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"

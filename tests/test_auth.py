@@ -49,19 +49,29 @@ def test_token_from_a_form_body(client, db):
     assert response.status_code == 200 and response.json()["token"]
 
 
-@pytest.mark.parametrize("body", [
-    {"username": "dispatcher", "password": "wrong"},
-    {"username": "nobody-here", "password": PASSWORD},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"username": "dispatcher", "password": "wrong"},
+        {"username": "nobody-here", "password": PASSWORD},
+    ],
+)
 def test_wrong_credentials_are_401(client, db, body):
     assert_reason(post_json(client, body), 401)
     assert_reason(client.post(TOKEN_URL, body), 401)
 
 
-@pytest.mark.parametrize("body", [
-    {}, {"username": "dispatcher"}, {"password": PASSWORD}, {"username": "", "password": ""},
-    {"username": 1, "password": 2}, {"username": ["dispatcher"], "password": PASSWORD},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"username": "dispatcher"},
+        {"password": PASSWORD},
+        {"username": "", "password": ""},
+        {"username": 1, "password": 2},
+        {"username": ["dispatcher"], "password": PASSWORD},
+    ],
+)
 def test_missing_fields_are_400(client, db, body):
     assert_reason(post_json(client, body), 400)
 
@@ -130,8 +140,11 @@ def test_demo_users_are_refused_outside_demo_mode(client, db, settings):
     assert not client.login(username="dispatcher", password=PASSWORD)
     # A real account still works.
     real = User.objects.create_user("real-dispatcher", password="a-real-password-1")
-    Profile.objects.create(user=real, role=Role.DISPATCHER,
-                           jurisdiction_code=User.objects.get(username="dispatcher").profile.jurisdiction_code)
+    Profile.objects.create(
+        user=real,
+        role=Role.DISPATCHER,
+        jurisdiction_code=User.objects.get(username="dispatcher").profile.jurisdiction_code,
+    )
     response = post_json(client, {"username": "real-dispatcher", "password": "a-real-password-1"})
     assert response.status_code == 200
 

@@ -27,7 +27,9 @@ SETTINGS = ROOT / "gisapp" / "settings.py"
 REQUIRED_ENV = ("DATABASE_URL", "ONENET_SECRET_KEY", "ONENET_DEMO", "ONENET_ALLOWED_HOSTS")
 # Values the compose file's ${…} references get in these checks (what an operator would export).
 HOST_ENV = {
-    "POSTGRES_PASSWORD": "db-secret", "ONENET_SECRET_KEY": "k" * 50, "ONENET_ALLOWED_HOSTS": "gis.example",
+    "POSTGRES_PASSWORD": "db-secret",
+    "ONENET_SECRET_KEY": "k" * 50,
+    "ONENET_ALLOWED_HOSTS": "gis.example",
 }
 FALSE_VALUES = {"0", "false", "no", "off"}
 
@@ -117,8 +119,9 @@ def check_env_names_are_read(compose: Compose) -> list[str]:
 
 def check_required_env(compose: Compose) -> list[str]:
     env = app_environment(compose)
-    problems = [f"{name} is missing from the app service's environment" for name in REQUIRED_ENV
-                if name not in env]
+    problems = [
+        f"{name} is missing from the app service's environment" for name in REQUIRED_ENV if name not in env
+    ]
     if env.get("ONENET_DEMO", "").strip().lower() not in FALSE_VALUES:
         problems.append("ONENET_DEMO must be 0 in a production deployment (demo accounts would log in)")
     if env.get("ONENET_DEBUG", "0").strip().lower() not in FALSE_VALUES:
@@ -180,7 +183,7 @@ def check_database_volume(compose: Compose) -> list[str]:
 
 def check_database_locale(compose: Compose) -> list[str]:
     name = db_service_name(compose)
-    env = ((compose.get("services") or {}).get(name or "", {}).get("environment") or {})
+    env = (compose.get("services") or {}).get(name or "", {}).get("environment") or {}
     if "UTF-8" not in str(env.get("POSTGRES_INITDB_ARGS", "")):
         return ["the database is not initialised with a UTF-8 locale (pg_trgm cannot read Chinese under C)"]
     return []

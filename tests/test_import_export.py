@@ -34,8 +34,12 @@ ROOT = Path(__file__).resolve().parent.parent
 EXT = {"GPKG": ".gpkg", "GeoJSON": ".geojson", "ESRI Shapefile": ".shp"}
 # The documented shapefile names of the properties longer than 10 characters (docs/import-export.md).
 SHORT_NAMES = {
-    "parent_code": "parent_cd", "community_code": "comm_code", "target_households": "target_hh",
-    "door_number": "door_no", "building_number": "bldg_no", "category_name": "cat_name",
+    "parent_code": "parent_cd",
+    "community_code": "comm_code",
+    "target_households": "target_hh",
+    "door_number": "door_no",
+    "building_number": "bldg_no",
+    "category_name": "cat_name",
     "reported_at": "reported",
 }
 TO_GK = Transformer.from_crs("EPSG:4490", "EPSG:4547", always_xy=True)
@@ -53,12 +57,19 @@ def export(layer_id: str, path: Path, *args: str) -> Path:
     return path
 
 
-def write_file(path: Path, geometry: str, properties: dict[str, str],
-               features: list[tuple[dict | None, dict]], crs: str | None = "EPSG:4490",
-               encoding: str | None = None) -> Path:
+def write_file(
+    path: Path,
+    geometry: str,
+    properties: dict[str, str],
+    features: list[tuple[dict | None, dict]],
+    crs: str | None = "EPSG:4490",
+    encoding: str | None = None,
+) -> Path:
     """A file made the way a third-party tool would, independent of our exporter."""
-    kwargs = {"driver": {".shp": "ESRI Shapefile", ".gpkg": "GPKG", ".geojson": "GeoJSON"}[path.suffix],
-              "schema": {"geometry": geometry, "properties": properties}}
+    kwargs = {
+        "driver": {".shp": "ESRI Shapefile", ".gpkg": "GPKG", ".geojson": "GeoJSON"}[path.suffix],
+        "schema": {"geometry": geometry, "properties": properties},
+    }
     if crs:
         kwargs["crs"] = CRS.from_user_input(crs)
     if encoding:
@@ -87,6 +98,7 @@ def same(db_value, file_value, driver: str) -> bool:
 
 def same_shape(a, b, tolerance: float = 1e-9) -> bool:
     """Shapefiles read back single-part Polygons and reorient rings; GeoJSON keeps 15 significant digits."""
+
     def canon(g):
         if g.geom_type in ("Polygon", "LineString"):
             g = shapely.multipolygons([g]) if g.geom_type == "Polygon" else shapely.multilinestrings([g])
@@ -105,8 +117,16 @@ def a_building_point() -> tuple[float, float]:
 def square(lon: float, lat: float, half_m: float = 3.0) -> dict:
     """A small footprint around lon/lat, drawn in EPSG:4490 degrees."""
     x, y = TO_GK.transform(lon, lat)
-    ring = [FROM_GK.transform(x + dx, y + dy) for dx, dy in
-            ((-half_m, -half_m), (half_m, -half_m), (half_m, half_m), (-half_m, half_m), (-half_m, -half_m))]
+    ring = [
+        FROM_GK.transform(x + dx, y + dy)
+        for dx, dy in (
+            (-half_m, -half_m),
+            (half_m, -half_m),
+            (half_m, half_m),
+            (-half_m, half_m),
+            (-half_m, -half_m),
+        )
+    ]
     return {"type": "Polygon", "coordinates": [ring]}
 
 
@@ -119,7 +139,8 @@ def good_building(lon: float, lat: float, door: str) -> tuple[dict, dict]:
 
 # -------------------------------------------------------------------------------------------- export
 CASES = [(layer_id, "GPKG") for layer_id in LAYERS] + [
-    (layer_id, driver) for layer_id in ("grids", "roads", "service-stations", "cases")
+    (layer_id, driver)
+    for layer_id in ("grids", "roads", "service-stations", "cases")
     for driver in ("GeoJSON", "ESRI Shapefile")
 ]
 
@@ -164,8 +185,9 @@ def test_export_reprojects_and_filters(tmp_path):
 def test_export_shapefile_writes_cpg_and_encodes_gbk(tmp_path):
     community = Building.objects.order_by("community__code").values_list("community__code", flat=True).first()
     utf8 = export("buildings", tmp_path / "utf8.shp", "--where", f"community_code={community}")
-    gbk = export("buildings", tmp_path / "gbk.shp", "--where", f"community_code={community}",
-                 "--encoding", "GBK")
+    gbk = export(
+        "buildings", tmp_path / "gbk.shp", "--where", f"community_code={community}", "--encoding", "GBK"
+    )
     assert utf8.with_suffix(".cpg").read_text() == "UTF-8"
     assert gbk.with_suffix(".cpg").read_text() == "GBK"
     with fiona.open(gbk, encoding="latin-1") as src:  # raw bytes, whatever the .cpg says
@@ -191,8 +213,9 @@ def test_export_refuses_bad_requests(tmp_path):
 
 def test_ogrinfo_reads_the_exported_geopackage(tmp_path):
     path = export("buildings", tmp_path / "buildings.gpkg")
-    out = subprocess.run(["ogrinfo", "-ro", "-so", str(path), "buildings"], capture_output=True, text=True,
-                         timeout=60)
+    out = subprocess.run(
+        ["ogrinfo", "-ro", "-so", str(path), "buildings"], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     assert f"Feature Count: {Building.objects.count()}" in out.stdout
     assert 'ID["EPSG",4490]' in out.stdout
@@ -202,9 +225,19 @@ def test_ogrinfo_reads_the_exported_geopackage(tmp_path):
 # -------------------------------------------------------------------------------------- round trips
 def building_signature(qs) -> list[tuple]:
     return sorted(
-        (b.address, b.use, b.floors, b.road_name, b.road_id, b.door_number, b.estate, b.building_number,
-         b.grid_code, b.community_id, shapely.to_wkt(shapely.normalize(shapely.from_wkb(bytes(b.geom.wkb))),
-                                                      rounding_precision=9))
+        (
+            b.address,
+            b.use,
+            b.floors,
+            b.road_name,
+            b.road_id,
+            b.door_number,
+            b.estate,
+            b.building_number,
+            b.grid_code,
+            b.community_id,
+            shapely.to_wkt(shapely.normalize(shapely.from_wkb(bytes(b.geom.wkb))), rounding_precision=9),
+        )
         for b in qs
     )
 
@@ -230,8 +263,15 @@ def test_roads_round_trip(suffix, tmp_path):
     run("import_layer", "roads", str(path))
 
     def signature(qs):
-        return sorted((r.name, r.kind, r.district_id, shapely.to_wkt(shapely.from_wkb(bytes(r.geom.wkb)),
-                                                                    rounding_precision=9)) for r in qs)
+        return sorted(
+            (
+                r.name,
+                r.kind,
+                r.district_id,
+                shapely.to_wkt(shapely.from_wkb(bytes(r.geom.wkb)), rounding_precision=9),
+            )
+            for r in qs
+        )
 
     assert signature(Road.objects.filter(pk__gt=last)) == signature(original) != []
 
@@ -277,8 +317,9 @@ def test_admin_units_take_parents_from_the_file(tmp_path):
         (square(lon, lat, 50), {"code": f"{district.code}098", "name": "", "level": None}),
         (square(lon, lat, 20), {"code": f"{district.code}098201", "name": "新设村", "level": None}),
     ]
-    path = write_file(tmp_path / "units.geojson", "Polygon", {"code": "str", "name": "str", "level": "str"},
-                      features)
+    path = write_file(
+        tmp_path / "units.geojson", "Polygon", {"code": "str", "name": "str", "level": "str"}, features
+    )
     count = AdminUnit.objects.count()
     with pytest.raises(CommandError) as err:
         run("import_layer", "admin-units", str(path))
@@ -289,7 +330,10 @@ def test_admin_units_take_parents_from_the_file(tmp_path):
     assert AdminUnit.objects.count() == count + 2
     community = AdminUnit.objects.get(code=f"{district.code}099001")
     assert (community.level, community.rural, community.parent.code, community.parent.parent) == (
-        "community", False, f"{district.code}099", district
+        "community",
+        False,
+        f"{district.code}099",
+        district,
     )
 
 
@@ -307,8 +351,14 @@ def test_grids_import_into_a_net_with_replace(tmp_path):
 def test_grid_codes_are_validated(tmp_path):
     communities = AdminUnit.objects.annotate(n=Count("grids")).filter(level="community", n__gte=2)
     community = communities.order_by("code")[0]
-    path = export("grids", tmp_path / "g.geojson", "--where", f"community_code={community.code}",
-                  "--where", "net=comprehensive")
+    path = export(
+        "grids",
+        tmp_path / "g.geojson",
+        "--where",
+        f"community_code={community.code}",
+        "--where",
+        "net=comprehensive",
+    )
     with fiona.open(path) as src:
         schema, crs, features = src.schema, src.crs, list(src)
     other = AdminUnit.objects.filter(level="community").exclude(pk=community.pk).order_by("code").first()
@@ -332,11 +382,17 @@ def test_gbk_shapefile_in_gauss_kruger_imports_text_and_coordinates(tmp_path):
     x, y = TO_GK.transform(lon, lat)
     ring = [(x - 4, y - 4), (x + 4, y - 4), (x + 4, y + 4), (x - 4, y + 4), (x - 4, y - 4)]
     path = write_file(
-        tmp_path / "楼栋.shp", "Polygon",
+        tmp_path / "楼栋.shp",
+        "Polygon",
         {"街路巷": "str:20", "门牌号": "str:10", "用途": "str:10", "小区": "str:20", "楼栋号": "str:10"},
-        [({"type": "Polygon", "coordinates": [ring]},
-          {"街路巷": "学府路", "门牌号": "33", "用途": "住宅", "小区": "丽景华庭", "楼栋号": "3"})],
-        crs="EPSG:4547", encoding="GBK",
+        [
+            (
+                {"type": "Polygon", "coordinates": [ring]},
+                {"街路巷": "学府路", "门牌号": "33", "用途": "住宅", "小区": "丽景华庭", "楼栋号": "3"},
+            )
+        ],
+        crs="EPSG:4547",
+        encoding="GBK",
     )
     assert path.with_suffix(".cpg").read_text().strip().upper() == "GBK"
     assert "学府路".encode("gbk") in path.with_suffix(".dbf").read_bytes()
@@ -344,7 +400,11 @@ def test_gbk_shapefile_in_gauss_kruger_imports_text_and_coordinates(tmp_path):
     run("import_layer", "buildings", str(path))
     b = Building.objects.get(pk__gt=last)
     assert (b.road_name, b.door_number, b.use, b.estate, b.building_number) == (
-        "学府路", "33", "residential", "丽景华庭", "3"
+        "学府路",
+        "33",
+        "residential",
+        "丽景华庭",
+        "3",
     )
     assert b.address.startswith(AdminUnit.objects.get(code=b.community.code[:6]).name)
     assert b.address.endswith("学府路33号丽景华庭3号楼")
@@ -381,8 +441,12 @@ def test_one_bad_feature_rejects_the_whole_file(tmp_path):
     bowtie["coordinates"] = [[ring[0], ring[2], ring[1], ring[3], ring[0]]]  # self-intersecting
     missing = good_building(lon, lat, "2")
     missing[1]["door_no"] = ""
-    features = [good_building(lon, lat, "1"), (bowtie, good_building(lon, lat, "3")[1]), missing,
-                good_building(lon, lat, "4")]
+    features = [
+        good_building(lon, lat, "1"),
+        (bowtie, good_building(lon, lat, "3")[1]),
+        missing,
+        good_building(lon, lat, "4"),
+    ]
     path = write_file(tmp_path / "bad.geojson", "Polygon", BUILDING_SCHEMA, features)
     count = Building.objects.count()
     with pytest.raises(CommandError) as err:
@@ -407,20 +471,29 @@ def test_bad_geometries_and_places_are_named(tmp_path):
         run("import_layer", "buildings", str(path))
     assert "feature 1 (fid 1" in str(err.value) and "outside the city" in str(err.value)
     assert "feature 2 (fid 2" in str(err.value) and "missing geometry" in str(err.value)
-    points = write_file(tmp_path / "p.geojson", "Point", BUILDING_SCHEMA,
-                        [({"type": "Point", "coordinates": (lon, lat)}, good_building(lon, lat, "1")[1])])
+    points = write_file(
+        tmp_path / "p.geojson",
+        "Point",
+        BUILDING_SCHEMA,
+        [({"type": "Point", "coordinates": (lon, lat)}, good_building(lon, lat, "1")[1])],
+    )
     with pytest.raises(CommandError, match="wrong geometry type Point"):
         run("import_layer", "buildings", str(points))
-    bad_value = write_file(tmp_path / "v.geojson", "Polygon", BUILDING_SCHEMA,
-                           [(square(lon, lat), dict(good_building(lon, lat, "1")[1], use="castle"))])
+    bad_value = write_file(
+        tmp_path / "v.geojson",
+        "Polygon",
+        BUILDING_SCHEMA,
+        [(square(lon, lat), dict(good_building(lon, lat, "1")[1], use="castle"))],
+    )
     with pytest.raises(CommandError, match="use: .*not one of"):
         run("import_layer", "buildings", str(bad_value))
 
 
 def test_a_file_without_crs_needs_crs(tmp_path):
     lon, lat = a_building_point()
-    path = write_file(tmp_path / "nocrs.shp", "Polygon", BUILDING_SCHEMA, [good_building(lon, lat, "1")],
-                      crs=None)
+    path = write_file(
+        tmp_path / "nocrs.shp", "Polygon", BUILDING_SCHEMA, [good_building(lon, lat, "1")], crs=None
+    )
     assert not path.with_suffix(".prj").exists()
     count = Building.objects.count()
     with pytest.raises(CommandError, match="declares no CRS.*--crs"):
@@ -438,8 +511,9 @@ def test_import_refuses_unusable_files(tmp_path):
     with pytest.raises(CommandError, match="cannot read"):
         run("import_layer", "roads", str(junk))
     lon, lat = a_building_point()
-    no_columns = write_file(tmp_path / "x.geojson", "Polygon", {"foo": "str"},
-                            [(square(lon, lat), {"foo": "x"})])
+    no_columns = write_file(
+        tmp_path / "x.geojson", "Polygon", {"foo": "str"}, [(square(lon, lat), {"foo": "x"})]
+    )
     with pytest.raises(CommandError, match="lacks required columns: use, road, door_number"):
         run("import_layer", "buildings", str(no_columns))
     grids = export("grids", tmp_path / "g.geojson", "--where", "net=police")
@@ -450,10 +524,15 @@ def test_import_refuses_unusable_files(tmp_path):
 def test_point_layers_import_with_derived_grid(tmp_path):
     lon, lat = a_building_point()
     path = write_file(
-        tmp_path / "stations.geojson", "Point",
+        tmp_path / "stations.geojson",
+        "Point",
         {"name": "str", "kind": "str", "hours": "str", "is_public": "str"},
-        [({"type": "Point", "coordinates": (lon, lat)},
-          {"name": "测试驿站", "kind": "网格驿站", "hours": "8:00-20:00", "is_public": "否"})],
+        [
+            (
+                {"type": "Point", "coordinates": (lon, lat)},
+                {"name": "测试驿站", "kind": "网格驿站", "hours": "8:00-20:00", "is_public": "否"},
+            )
+        ],
     )
     run("import_layer", "service-stations", str(path))
     from layers.models import ServiceStation

@@ -34,8 +34,11 @@ PRIVATE = sorted(spec.id for spec in LAYERS.values() if not spec.public)
 # Layers the demo city must fill; roads, water and green may be sparse, so they only get shape checks.
 POPULATED_PUBLIC = ["admin-units", "grids", "buildings", "service-stations"]
 COMMUNITY_NETS = {"comprehensive", "dedicated"}
-GEOMETRY_TYPES = {"Point": {"Point"}, "MultiPolygon": {"MultiPolygon"},
-                  "MultiLineString": {"MultiLineString"}}
+GEOMETRY_TYPES = {
+    "Point": {"Point"},
+    "MultiPolygon": {"MultiPolygon"},
+    "MultiLineString": {"MultiLineString"},
+}
 
 
 def get(client, path: str, params: dict | None = None, token: str | None = None, **extra):
@@ -63,12 +66,18 @@ def local(href: str) -> tuple[str, dict]:
     """A link's path below /ogcapi and its query, to follow it with the test client."""
     parts = urlsplit(href)
     assert parts.path.startswith(BASE)
-    return parts.path[len(BASE):], {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+    return parts.path[len(BASE) :], {
+        k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()
+    }
 
 
 def all_features(client, collection: str, params: dict | None = None, token: str | None = None) -> list[dict]:
-    doc = get_json(client, f"/collections/{collection}/items",
-                   {**(params or {}), "limit": settings.OGCAPI_MAX_LIMIT}, token)
+    doc = get_json(
+        client,
+        f"/collections/{collection}/items",
+        {**(params or {}), "limit": settings.OGCAPI_MAX_LIMIT},
+        token,
+    )
     assert doc["numberReturned"] == doc["numberMatched"], "the page should hold the whole answer"
     return doc["features"]
 
@@ -79,8 +88,12 @@ def all_features(client, collection: str, params: dict | None = None, token: str
 def test_landing_page_links_resolve(client, db):
     doc = get_json(client, "/")
     assert doc["title"]
-    for rel, media in [("self", "application/json"), ("conformance", "application/json"),
-                       ("data", "application/json"), ("service-desc", "application/vnd.oai.openapi+json")]:
+    for rel, media in [
+        ("self", "application/json"),
+        ("conformance", "application/json"),
+        ("data", "application/json"),
+        ("service-desc", "application/vnd.oai.openapi+json"),
+    ]:
         (link,) = links(doc, rel)
         assert link["type"].startswith(media)
         path, query = local(link["href"])
@@ -214,8 +227,13 @@ def test_an_items_page_costs_a_few_queries(client, db, django_assert_max_num_que
 
 
 def _busiest_grid() -> Grid:
-    code = (Building.objects.values("grid_code").annotate(n=Count("pk")).order_by("-n", "grid_code")
-            .values_list("grid_code", flat=True).first())
+    code = (
+        Building.objects.values("grid_code")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "grid_code")
+        .values_list("grid_code", flat=True)
+        .first()
+    )
     return Grid.objects.current().get(code=code)
 
 
@@ -234,8 +252,11 @@ def _bbox_param(b: tuple[float, ...]) -> str:
 def test_bbox_really_filters(client, db, collection_id):
     bbox = _small_bbox()
     total = get_json(client, f"/collections/{collection_id}/items", {"limit": 1})["numberMatched"]
-    doc = get_json(client, f"/collections/{collection_id}/items",
-                   {"bbox": _bbox_param(bbox), "limit": settings.OGCAPI_MAX_LIMIT})
+    doc = get_json(
+        client,
+        f"/collections/{collection_id}/items",
+        {"bbox": _bbox_param(bbox), "limit": settings.OGCAPI_MAX_LIMIT},
+    )
     assert 0 < doc["numberMatched"] < total
     assert doc["numberReturned"] == doc["numberMatched"]
     area = shapely_box(*(float(v) for v in _bbox_param(bbox).split(",")))
@@ -251,8 +272,11 @@ def test_bbox_really_filters(client, db, collection_id):
 def test_bbox_on_points_and_far_away(client, db):
     minx, miny, maxx, maxy = AdminUnit.objects.filter(level="street").order_by("code").first().geom.extent
     everywhere = get_json(client, "/collections/service-stations/items", {"limit": 1})["numberMatched"]
-    doc = get_json(client, "/collections/service-stations/items",
-                   {"bbox": _bbox_param((minx, miny, maxx, maxy)), "limit": settings.OGCAPI_MAX_LIMIT})
+    doc = get_json(
+        client,
+        "/collections/service-stations/items",
+        {"bbox": _bbox_param((minx, miny, maxx, maxy)), "limit": settings.OGCAPI_MAX_LIMIT},
+    )
     assert 0 < doc["numberMatched"] < everywhere
     for feature in doc["features"]:
         x, y = feature["geometry"]["coordinates"]
@@ -444,8 +468,10 @@ def test_methods_and_formats(client, db):
     assert_error(get(client, "/collections", HTTP_ACCEPT="text/html"), 406)
     assert get(client, "/collections", HTTP_ACCEPT="text/html,*/*;q=0.8").status_code == 200
     assert get(client, "/collections", {"f": "json"}, HTTP_ACCEPT="text/html").status_code == 200
-    assert get(client, "/collections/grids/items", {"limit": 1},
-               HTTP_ACCEPT="application/geo+json").status_code == 200
+    assert (
+        get(client, "/collections/grids/items", {"limit": 1}, HTTP_ACCEPT="application/geo+json").status_code
+        == 200
+    )
 
 
 # --- non-public collections -----------------------------------------------------------------------
@@ -453,8 +479,11 @@ def test_methods_and_formats(client, db):
 
 @pytest.mark.parametrize("collection_id", PRIVATE)
 def test_non_public_collections_need_login(client, db, collection_id):
-    for path in [f"/collections/{collection_id}", f"/collections/{collection_id}/items",
-                 f"/collections/{collection_id}/items/1"]:
+    for path in [
+        f"/collections/{collection_id}",
+        f"/collections/{collection_id}/items",
+        f"/collections/{collection_id}/items/1",
+    ]:
         response = get(client, path)
         assert_error(response, 401)
         assert response["WWW-Authenticate"].startswith("Bearer")
@@ -509,8 +538,7 @@ def test_cases_by_datetime_and_property(client, db):
     last = Case.objects.order_by("reported_at").last().reported_at
     middle = first + (last - first) / 2
     stamp = middle.astimezone(tz=None).isoformat()
-    doc = get_json(client, "/collections/cases/items",
-                   {"datetime": f"../{stamp}", "limit": 1}, token)
+    doc = get_json(client, "/collections/cases/items", {"datetime": f"../{stamp}", "limit": 1}, token)
     prefix = _user("dispatcher").profile.jurisdiction_code
     expected = Case.objects.filter(grid_code__startswith=prefix, reported_at__lte=middle).count()
     assert 0 < doc["numberMatched"] == expected
@@ -529,8 +557,12 @@ def test_cases_by_datetime_and_property(client, db):
 def _ogrinfo(*args: str) -> str:
     ogrinfo = shutil.which("ogrinfo")
     assert ogrinfo, "ogrinfo (Debian's gdal-bin) is provisioned by ./gis"
-    result = subprocess.run([ogrinfo, "-ro", "--config", "GDAL_HTTP_TIMEOUT", "60", *args],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [ogrinfo, "-ro", "--config", "GDAL_HTTP_TIMEOUT", "60", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr + result.stdout[-2000:]
     assert "ERROR" not in result.stderr, result.stderr
     return result.stdout
@@ -591,8 +623,9 @@ def test_gdal_lists_and_reads_the_collections(app_server):
 def test_gdal_reads_cases_with_a_bearer_token(app_server):
     url = f"OAPIF:{app_server}/ogcapi"
     token = _http_token(app_server, "worker")
-    expected = _http_json(f"{app_server}/ogcapi/collections/cases/items?limit={settings.OGCAPI_MAX_LIMIT}",
-                          token)
+    expected = _http_json(
+        f"{app_server}/ogcapi/collections/cases/items?limit={settings.OGCAPI_MAX_LIMIT}", token
+    )
     grid_codes = {f["properties"]["grid_code"] for f in expected["features"]}
     assert len(grid_codes) == 1
     header = ["--config", "GDAL_HTTP_HEADERS", f"Authorization: Bearer {token}"]

@@ -94,7 +94,7 @@ def browser():
 
 def wait_ready(page, timeout: float = 60_000) -> None:
     """The page's own flag, set after MapLibre's first `idle` with every layer and panel requested."""
-    page.wait_for_function("document.body.dataset.ready", timeout=timeout)
+    page.wait_for_function("() => document.body.dataset.ready", timeout=timeout)
     assert page.evaluate("document.body.dataset.ready") == "1"
 
 
@@ -283,7 +283,7 @@ def test_drill_down_city_district_street_community_grid(screen, app_server):
     page.uncheck("#toggle-open-cases")  # clicks go to the areas, not to case points
     b = Building.objects.order_by("id")[40]
     page.click("#area-card .children button >> nth=0")  # city → district (the card)
-    page.wait_for_function("window.__onenet.state.area?.level === 'district'")
+    page.wait_for_function("() => window.__onenet.state.area?.level === 'district'")
     for level, code in (
         ("street", b.grid_code[:9]),
         ("community", b.grid_code[:12]),
@@ -311,9 +311,61 @@ def test_drill_down_city_district_street_community_grid(screen, app_server):
     html = Path(download.value.path()).read_text(encoding="utf-8")
     assert grid.name in html and "L.map(" in html
     page.click("#breadcrumb button >> nth=0")  # back to the city
-    page.wait_for_function("window.__onenet.state.area?.level === 'city'")
+    page.wait_for_function("() => window.__onenet.state.area?.level === 'city'")
     page.check("#toggle-open-cases")
     watch.assert_clean()
+
+
+def test_todays_check_ins_and_patrol_tracks_on_the_big_screen(screen, app_server, test_database_url):
+    """A worker checks in and walks (through the field API): the operations panel counts them and the
+    patrol layer, switched on, draws the track.  Predicates are functions (CSP forbids polled eval)."""
+    from layers.models import GridWorker
+
+    page, watch = screen
+    worker = GridWorker.objects.get(user__username="worker")
+    b = Building.objects.filter(grid_code=worker.grid_code).order_by("id").first()
+    t0 = time.time() * 1000 - 600_000
+    points = [{"lon": b.point.x + i * 0.0005, "lat": b.point.y, "t": t0 + i * 60_000} for i in range(3)]
+    try:
+        with httpx.Client(base_url=app_server, timeout=30) as client:
+            token = client.post("/api/auth/token", data={"username": "worker", "password": PASSWORD}).json()
+            auth = {"Authorization": f"Bearer {token['token']}"}
+            walked = client.post(
+                "/api/field/patrols/points",
+                json={"points": points},
+                headers={**auth, "Idempotency-Key": uuid.uuid4().hex},
+            )
+            assert walked.status_code == 201, walked.text
+            here = {"location": {"lon": b.point.x, "lat": b.point.y}}
+            checked = client.post(
+                "/api/field/checkins", json=here, headers={**auth, "Idempotency-Key": uuid.uuid4().hex}
+            )
+            assert checked.status_code == 201, checked.text
+        page.click("#area-card .children button >> nth=0")  # the district: the panels reload
+        page.wait_for_function("() => window.__onenet.state.area?.level === 'district'")
+        kpis = "#panel-operations .kpi .v"
+        page.wait_for_function(
+            "sel => [...document.querySelectorAll(sel)].map(e => e.textContent)[6] === '1'", arg=kpis
+        )
+        patrols = page.locator(kpis).nth(7).inner_text()
+        assert patrols.startswith("1 · ") and patrols.endswith(" km")
+        page.check("#toggle-patrols")
+        page.wait_for_function("() => window.__onenet.patrols.count() === 1")
+        shown = "() => window.__onenet.map.getLayoutProperty('patrol-tracks', 'visibility')"
+        assert page.evaluate(shown) == "visible"
+        page.uncheck("#toggle-patrols")
+        page.click("#breadcrumb button >> nth=0")
+        page.wait_for_function("() => window.__onenet.state.area?.level === 'city'")
+        watch.assert_clean()
+    finally:
+        with psycopg.connect(test_database_url) as conn:
+            conn.execute("delete from layers_checkin where worker_id = %s", [worker.pk])
+            conn.execute(
+                "delete from layers_patrolpoint where patrol_id in "
+                "(select id from layers_patrol where worker_id = %s)",
+                [worker.pk],
+            )
+            conn.execute("delete from layers_patrol where worker_id = %s", [worker.pk])
 
 
 def test_wall_screen_3840x2160(browser, app_server):

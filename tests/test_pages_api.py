@@ -168,7 +168,38 @@ def test_operations_panel(dispatcher, street):
         .exclude(status__in=FINAL_STATES)
         .count()
     )
-    assert body["checked_in_today"] is None  # no check-in data yet: said, not faked
+    assert body["checked_in_today"] == 0 and body["patrols_today"] == 0 and body["patrol_km_today"] == 0
+
+
+def test_operations_panel_counts_todays_check_ins_and_patrols(dispatcher, street):
+    """Workers checked in today (each once, however often), today's tracks and kilometres, in the area."""
+    from django.contrib.gis.geos import Point
+
+    from layers.field.services import append_points
+    from layers.models import CheckIn, Patrol
+
+    inside = list(GridWorker.objects.filter(grid_code__startswith=street.code).order_by("id")[:2])
+    outside = GridWorker.objects.exclude(grid_code__startswith=street.code).first()
+    here = Building.objects.filter(grid_code=inside[0].grid_code).first().point
+    yesterday = timezone.now() - dt.timedelta(days=1, hours=1)
+    now = timezone.now()
+    visits = [(inside[0], now), (inside[0], now), (inside[1], now), (outside, now), (inside[1], yesterday)]
+    for n, (w, at) in enumerate(visits):
+        spot = Point(here.x, here.y, srid=4490)
+        CheckIn.objects.create(worker=w, at=at, geom=spot, grid_code=w.grid_code, client_key=f"k{n}")
+    t0 = now - dt.timedelta(minutes=20)
+    pts = [
+        {"lon": here.x + i * 0.001, "lat": here.y, "t": (t0 + dt.timedelta(minutes=i)).isoformat()}
+        for i in range(3)
+    ]
+    append_points(inside[0], {"points": pts}, "batch-one")
+    append_points(outside, {"points": pts}, "batch-two")
+    body = dispatcher.get(f"/api/map/indicators/operations?area={street.code}").json()
+    assert body["checked_in_today"] == 2
+    km = Patrol.objects.get(worker=inside[0]).length_m / 1000
+    assert body["patrols_today"] == 1 and body["patrol_km_today"] == pytest.approx(km, abs=0.01) and km > 0.1
+    whole = dispatcher.get("/api/map/indicators/operations").json()
+    assert whole["checked_in_today"] == 3 and whole["patrols_today"] == 2
 
 
 def test_dispatch_suggestion_and_lists(dispatcher):

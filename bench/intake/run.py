@@ -130,7 +130,8 @@ async def main() -> None:
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0] * 99
     pq = statistics.quantiles(sorted(post_ms), n=100) if len(post_ms) > 1 else [0] * 99
     result = {
-        "post_p50_ms": round(pq[49], 1), "post_p95_ms": round(pq[94], 1),
+        "post_p50_ms": round(pq[49], 1),
+        "post_p95_ms": round(pq[94], 1),
         "reports": total,
         "sent_per_s": round(total / elapsed, 1),
         "acknowledged": len(sent),

@@ -1,4 +1,5 @@
-"""Django admin for departments, users' roles and jurisdictions, and (read-only) API tokens."""
+"""Django admin for departments, users' roles and jurisdictions, and (read-only) API tokens and the
+audit of clear reads of personal data."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from layers.admin import MapModelAdmin
 
-from .models import ApiToken, Department, Profile
+from .models import ApiToken, Department, PersonalDataAccess, Profile
 
 
 @admin.register(Department)
@@ -51,3 +52,50 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
         return False
+
+
+@admin.register(PersonalDataAccess)
+class PersonalDataAccessAdmin(admin.ModelAdmin):
+    """Who read whose personal data in clear: read-only for everyone (the table is append-only too)."""
+
+    list_display = ("at", "username", "role", "model", "object_label", "field_list", "purpose", "remote_addr")
+    list_filter = ("role", "model", "purpose")
+    search_fields = ("=username", "=object_id", "=request_id", "=remote_addr")
+    date_hierarchy = "at"
+    show_full_result_count = False
+    fields = (
+        "at",
+        "username",
+        "user_id",
+        "role",
+        "model",
+        "object_id",
+        "object_label",
+        "fields",
+        "purpose",
+        "method",
+        "path",
+        "remote_addr",
+        "user_agent",
+        "request_id",
+    )
+    readonly_fields = fields
+
+    @admin.display(description=_("字段"))
+    def field_list(self, obj: PersonalDataAccess) -> str:
+        return ", ".join(obj.fields)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: PersonalDataAccess | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: PersonalDataAccess | None = None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj: PersonalDataAccess | None = None) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_superuser

@@ -7,6 +7,7 @@ import secrets
 
 from django.conf import settings
 from django.contrib.gis.db import models
+from django.contrib.postgres.fields import ArrayField
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -74,3 +75,35 @@ class ApiToken(models.Model):
         raw = secrets.token_urlsafe(32)
         cls.objects.create(user=user, key_hash=hash_token(raw), expires_at=timezone.now() + lifetime)
         return raw
+
+
+class PersonalDataAccess(models.Model):
+    """One read of personal data in clear: who, when, which object and fields, from where, which request.
+
+    Only `layers.masking.reveal` writes these rows, in the same call that hands out the clear values, so
+    no code path can unmask without leaving one.  The table is append-only (a trigger refuses UPDATE and
+    DELETE) and keeps the user's id and name rather than a foreign key: the log outlives the account.
+    """
+
+    at = models.DateTimeField(_("时间"), default=timezone.now, db_index=True)
+    user_id = models.IntegerField(_("用户 ID"), null=True, db_index=True)
+    username = models.CharField(_("用户"), max_length=150)
+    role = models.CharField(_("角色"), max_length=16, blank=True)
+    model = models.CharField(_("对象类型"), max_length=64)  # "layers.Resident", "cases.Case"
+    object_id = models.CharField(_("对象"), max_length=64)
+    object_label = models.CharField(_("对象说明"), max_length=120, blank=True)  # masked, like __str__
+    fields = ArrayField(models.CharField(max_length=32), verbose_name=_("字段"))
+    purpose = models.CharField(_("用途"), max_length=64)  # "admin:change", "api:case-detail" …
+    method = models.CharField(_("方法"), max_length=8, blank=True)
+    path = models.CharField(_("请求地址"), max_length=300, blank=True)
+    remote_addr = models.GenericIPAddressField(_("来源地址"), null=True, blank=True)
+    user_agent = models.CharField(_("客户端"), max_length=200, blank=True)
+    request_id = models.CharField(_("请求编号"), max_length=64, blank=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("个人信息查看记录")
+        verbose_name_plural = _("个人信息查看记录")
+        indexes = [models.Index(fields=["model", "object_id"], name="pda_object_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.username} {self.model}#{self.object_id}"

@@ -35,6 +35,8 @@ PATHS = {
                 },
                 "400": {"description": "missing or malformed fields"},
                 "401": {"description": "wrong username or password"},
+                "403": {"description": "a demo account outside demo mode"},
+                "429": {"description": "too many attempts from this address: wait Retry-After seconds"},
             },
         }
     }

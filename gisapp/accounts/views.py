@@ -9,24 +9,29 @@ from django.contrib.auth import authenticate
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+
+from gisapp.views import error_json as error
 
 from .models import ApiToken
 
 TOKEN_LIFETIME = timezone.timedelta(hours=12)
 
 
-def error(status: int, zh: str, en: str) -> JsonResponse:
-    return JsonResponse({"error": {"zh": zh, "en": en}}, status=status)
-
-
 @csrf_exempt  # no session is involved: the password itself is the credential
-@require_POST
 def token(request):
+    if request.method != "POST":
+        response = error(405, "只接受 POST", "use POST")
+        response["Allow"] = "POST"
+        return response
+    from frontend import ratelimit
+
+    over = ratelimit.exceeded(request, "token")  # wrong passwords are counted per address, below
+    if over is not None:
+        return ratelimit.too_many(over)
     if request.content_type == "application/json":
         try:
             data = json.loads(request.body or b"{}")
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             return error(400, "请求体不是有效的 JSON", "request body is not valid JSON")
         if not isinstance(data, dict):
             return error(400, "请求体应为 JSON 对象", "request body must be a JSON object")
@@ -37,6 +42,7 @@ def token(request):
         return error(400, "需要用户名和密码", "username and password are required")
     user = authenticate(request, username=username, password=password)
     if user is None:
+        ratelimit.hit(request, "token")
         return error(401, "用户名或密码错误", "wrong username or password")
     profile = getattr(user, "profile", None)
     if profile is not None and profile.is_demo and not settings.DEMO_MODE:

@@ -17,15 +17,38 @@ from .errors import LayerIOError
 
 # DBF header byte 29 (language driver id) → Python codec, for the ids met in practice.
 _LDID = {
-    0x01: "cp437", 0x02: "cp850", 0x03: "cp1252", 0x4D: "gbk", 0x4E: "cp949", 0x4F: "big5",
-    0x57: "cp1252", 0x58: "cp1252", 0x59: "cp1252", 0x7A: "gbk", 0x7B: "cp949", 0x7C: "cp874",
-    0x78: "big5", 0xC8: "cp1250", 0xC9: "cp1251", 0xCA: "cp1254", 0xCB: "cp1253",
+    0x01: "cp437",
+    0x02: "cp850",
+    0x03: "cp1252",
+    0x4D: "gbk",
+    0x4E: "cp949",
+    0x4F: "big5",
+    0x57: "cp1252",
+    0x58: "cp1252",
+    0x59: "cp1252",
+    0x7A: "gbk",
+    0x7B: "cp949",
+    0x7C: "cp874",
+    0x78: "big5",
+    0xC8: "cp1250",
+    0xC9: "cp1251",
+    0xCA: "cp1254",
+    0xCB: "cp1253",
 }
 
 # Names found in .cpg files that Python spells differently.  GB2312 files are decoded as GBK (a superset).
 _CPG_NAMES = {
-    "utf8": "utf-8", "utf-8": "utf-8", "936": "gbk", "cp936": "gbk", "gb2312": "gbk", "gbk": "gbk",
-    "gb18030": "gb18030", "950": "big5", "big5": "big5", "ansi 1252": "cp1252", "1252": "cp1252",
+    "utf8": "utf-8",
+    "utf-8": "utf-8",
+    "936": "gbk",
+    "cp936": "gbk",
+    "gb2312": "gbk",
+    "gbk": "gbk",
+    "gb18030": "gb18030",
+    "950": "big5",
+    "big5": "big5",
+    "ansi 1252": "cp1252",
+    "1252": "cp1252",
     "65001": "utf-8",
 }
 

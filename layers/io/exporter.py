@@ -51,6 +51,8 @@ class ExportOptions:
     encoding: str | None = None
     overwrite: bool = False
     progress: bool = False
+    # Rows to write instead of the layer's own (e.g. the grids of a past boundary generation).
+    rows: models.QuerySet | None = None
 
 
 @dataclass
@@ -197,12 +199,24 @@ def _plan(options: ExportOptions) -> _Plan:
     columns = columns_for(spec, fmt, codec)
     cpg = CPG_NAMES.get(codec, codec.upper())
     return _Plan(
-        options=options, fmt=fmt, codec=codec, cpg=cpg, columns=columns,
-        qs=spec.all_rows().filter(**_filters(spec, options.where)).order_by("pk"),
-        target=target, reproject=Reprojector(parse_crs(STORAGE_CRS), target), existing=existing,
+        options=options,
+        fmt=fmt,
+        codec=codec,
+        cpg=cpg,
+        columns=columns,
+        qs=(spec.all_rows() if options.rows is None else options.rows)
+        .filter(**_filters(spec, options.where))
+        .order_by("pk"),
+        target=target,
+        reproject=Reprojector(parse_crs(STORAGE_CRS), target),
+        existing=existing,
         report=ExportReport(
-            layer_id=spec.id, path=options.path, driver=fmt.driver, crs=describe(target),
-            columns={c.prop: c.name for c in columns}, encoding=cpg if fmt.is_shapefile else "UTF-8",
+            layer_id=spec.id,
+            path=options.path,
+            driver=fmt.driver,
+            crs=describe(target),
+            columns={c.prop: c.name for c in columns},
+            encoding=cpg if fmt.is_shapefile else "UTF-8",
         ),
     )
 
@@ -237,8 +251,14 @@ def _write(plan: _Plan, log: Callable[[str], None]) -> None:
             )
             lookups = [c.lookup for c in plan.columns]
             values = plan.qs.annotate(_wkb=AsWKB("geom")).values_list(*lookups, "_wkb")
-            bar = tqdm(total=report.count, disable=not options.progress, file=sys.stderr, unit="要素",
-                       desc="导出 exporting", leave=False)
+            bar = tqdm(
+                total=report.count,
+                disable=not options.progress,
+                file=sys.stderr,
+                unit="要素",
+                desc="导出 exporting",
+                leave=False,
+            )
             with bar, fiona.open(tmp, "w", **open_kwargs) as dst:
                 chunk: list[tuple] = []
                 for row in values.iterator(chunk_size=CHUNK):
@@ -295,7 +315,7 @@ def _records(chunk: list[tuple], plan: _Plan) -> list[dict[str, Any]]:
                 props[c.name] = text
             else:
                 props[c.name] = value
-        records.append({"geometry": shapely.geometry.mapping(geom) if geom is not None else None,
-                        "properties": props})
+        records.append(
+            {"geometry": shapely.geometry.mapping(geom) if geom is not None else None, "properties": props}
+        )
     return records
-

@@ -31,15 +31,23 @@ class Format:
 GPKG = Format("GPKG", "GeoPackage", (".gpkg",), datetime_fields=True, max_field_name=None)
 GEOJSON = Format("GeoJSON", "GeoJSON", (".geojson", ".json"), datetime_fields=True, max_field_name=None)
 SHAPEFILE = Format(
-    "ESRI Shapefile", "ESRI Shapefile", (".shp",), datetime_fields=False, max_field_name=10,
+    "ESRI Shapefile",
+    "ESRI Shapefile",
+    (".shp",),
+    datetime_fields=False,
+    max_field_name=10,
     sidecars=(".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".shp.xml"),
 )
 FORMATS: dict[str, Format] = {f.driver: f for f in (GPKG, GEOJSON, SHAPEFILE)}
 
 _ALIASES = {
-    "gpkg": GPKG, "geopackage": GPKG,
-    "geojson": GEOJSON, "json": GEOJSON,
-    "esri shapefile": SHAPEFILE, "shapefile": SHAPEFILE, "shp": SHAPEFILE,
+    "gpkg": GPKG,
+    "geopackage": GPKG,
+    "geojson": GEOJSON,
+    "json": GEOJSON,
+    "esri shapefile": SHAPEFILE,
+    "shapefile": SHAPEFILE,
+    "shp": SHAPEFILE,
 }
 
 
@@ -48,8 +56,7 @@ def format_named(name: str) -> Format:
     fmt = _ALIASES.get(name.strip().lower())
     if fmt is None:
         raise LayerIOError(
-            f"不支持的格式 unsupported format: {name!r}(可选 choose one of: GPKG, GeoJSON, \"ESRI "
-            "Shapefile\")"
+            f'不支持的格式 unsupported format: {name!r}(可选 choose one of: GPKG, GeoJSON, "ESRI Shapefile")'
         )
     return fmt
 

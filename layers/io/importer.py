@@ -204,8 +204,14 @@ def read_geometry(raw: Any, family: str, reproject: Reprojector, problems: list[
 class _Reader:
     """Turns fiona features into Rows: decoding, attribute parsing, geometry checks."""
 
-    def __init__(self, mapping: LayerMapping, matched: dict[str, str], encoding: Encoding | None,
-                 reproject: Reprojector, locator: Locator) -> None:
+    def __init__(
+        self,
+        mapping: LayerMapping,
+        matched: dict[str, str],
+        encoding: Encoding | None,
+        reproject: Reprojector,
+        locator: Locator,
+    ) -> None:
         self.mapping = mapping
         self.fields = mapping.columns()
         self.matched = matched
@@ -319,8 +325,15 @@ def run_import(options: ImportOptions, log: Callable[[str], None] = lambda _: No
         )
 
         rows: list[Row] = []
-        bar = tqdm(src, total=report.read, disable=not options.progress, file=sys.stderr, unit="要素",
-                   desc="校验 validating", leave=False)
+        bar = tqdm(
+            src,
+            total=report.read,
+            disable=not options.progress,
+            file=sys.stderr,
+            unit="要素",
+            desc="校验 validating",
+            leave=False,
+        )
         with bar:
             for index, feature in enumerate(bar, 1):
                 rows.append(reader.row(index, feature))
@@ -349,8 +362,14 @@ def run_import(options: ImportOptions, log: Callable[[str], None] = lambda _: No
 
 
 def _write(mapping: LayerMapping, objs: list, options: ImportOptions, report: ImportReport) -> int:
-    bar = tqdm(total=len(objs), disable=not options.progress, file=sys.stderr, unit="要素",
-               desc="写入 writing", leave=False)
+    bar = tqdm(
+        total=len(objs),
+        disable=not options.progress,
+        file=sys.stderr,
+        unit="要素",
+        desc="写入 writing",
+        leave=False,
+    )
     try:
         with bar, transaction.atomic():
             with connection.cursor() as cur:
@@ -359,8 +378,11 @@ def _write(mapping: LayerMapping, objs: list, options: ImportOptions, report: Im
                 report.deleted = mapping.replace(objs)
             written = mapping.write(objs, bar.update)
     except (ProtectedError, RestrictedError) as exc:
-        kinds = sorted({type(o).__name__ for o in exc.protected_objects} if hasattr(exc, "protected_objects")
-                       else {type(o).__name__ for o in exc.restricted_objects})
+        kinds = sorted(
+            {type(o).__name__ for o in exc.protected_objects}
+            if hasattr(exc, "protected_objects")
+            else {type(o).__name__ for o in exc.restricted_objects}
+        )
         raise LayerIOError(
             f"无法替换:现有要素仍被 {', '.join(kinds)} 引用 cannot replace: existing rows are referenced by "
             f"{', '.join(kinds)}; nothing was written"

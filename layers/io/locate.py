@@ -137,7 +137,9 @@ class Locator:
 def representative_point(geom: BaseGeometry) -> BaseGeometry:
     """The point that places a feature: inside polygons (PostGIS ST_PointOnSurface), mid-way on lines."""
     if geom.geom_type in ("LineString", "MultiLineString"):
-        return geom.interpolate(0.5, normalized=True) if geom.geom_type == "LineString" else (
-            max(geom.geoms, key=lambda g: g.length).interpolate(0.5, normalized=True)
+        return (
+            geom.interpolate(0.5, normalized=True)
+            if geom.geom_type == "LineString"
+            else (max(geom.geoms, key=lambda g: g.length).interpolate(0.5, normalized=True))
         )
     return geom.point_on_surface()

@@ -412,11 +412,16 @@ class GridMapping(LayerMapping):
         if target is None:
             target = 100 if community is not None and community.rural else 200
         row.obj = Grid(
-            net=net, code=code, name=v.get("name") or "", kind=v.get("kind") or self.default_kind.get(
-                net.id, GridKind.STANDARD
-            ),
-            community=community, district=district, target_households=target,
-            generation_low=number, generation_high=None, geom=geos(row.geom),
+            net=net,
+            code=code,
+            name=v.get("name") or "",
+            kind=v.get("kind") or self.default_kind.get(net.id, GridKind.STANDARD),
+            community=community,
+            district=district,
+            target_households=target,
+            generation_low=number,
+            generation_high=None,
+            geom=geos(row.geom),
         )
 
     def _current(self, net_id: int) -> models.QuerySet:
@@ -465,7 +470,10 @@ class GridMapping(LayerMapping):
         for net in self.nets.values():
             if net.id in self.new_generation and any(o.net_id == net.id for o in objs):
                 Generation.objects.create(
-                    net=net, number=1, status=GenerationStatus.PUBLISHED, effective_from=timezone.now(),
+                    net=net,
+                    number=1,
+                    status=GenerationStatus.PUBLISHED,
+                    effective_from=timezone.now(),
                     note="import_layer",
                 )
                 self.warnings.append(
@@ -536,10 +544,17 @@ class BuildingMapping(LayerMapping):
             return
         point = representative_point(row.geom)
         row.obj = Building(
-            community=community, grid_code=grid_code, road_name=v["road"], door_number=v["door_number"],
-            road_id=self.roads.road_id(v["road"], point), estate=v.get("estate") or "",
-            building_number=v.get("building_number") or "", address=address, use=v["use"],
-            floors=v.get("floors") or 1, geom=geos(row.geom),
+            community=community,
+            grid_code=grid_code,
+            road_name=v["road"],
+            door_number=v["door_number"],
+            road_id=self.roads.road_id(v["road"], point),
+            estate=v.get("estate") or "",
+            building_number=v.get("building_number") or "",
+            address=address,
+            use=v["use"],
+            floors=v.get("floors") or 1,
+            geom=geos(row.geom),
         )
 
     def replace(self, objs: list[models.Model]) -> dict[str, int]:
@@ -636,9 +651,15 @@ class ServiceStationMapping(LayerMapping):
         if not (v.get("name") and v.get("kind")):
             return
         row.obj = ServiceStation(
-            name=v["name"], kind=v["kind"], hours=v.get("hours") or "", phone=v.get("phone") or "",
-            is_public=True if v.get("is_public") is None else v["is_public"], address=v.get("address") or "",
-            community=community, grid_code=grid_code, geom=geos(row.geom),
+            name=v["name"],
+            kind=v["kind"],
+            hours=v.get("hours") or "",
+            phone=v.get("phone") or "",
+            is_public=True if v.get("is_public") is None else v["is_public"],
+            address=v.get("address") or "",
+            community=community,
+            grid_code=grid_code,
+            geom=geos(row.geom),
         )
 
 
@@ -661,8 +682,13 @@ class PartyOrganisationMapping(LayerMapping):
         if community is None or not (v.get("name") and v.get("kind")):
             return
         row.obj = PartyOrganisation(
-            name=v["name"], kind=v["kind"], members=v.get("members") or 0, address=v.get("address") or "",
-            community=community, grid_code=grid_code, geom=geos(row.geom),
+            name=v["name"],
+            kind=v["kind"],
+            members=v.get("members") or 0,
+            address=v.get("address") or "",
+            community=community,
+            grid_code=grid_code,
+            geom=geos(row.geom),
         )
 
     def replace(self, objs: list[models.Model]) -> dict[str, int]:
@@ -673,7 +699,13 @@ class PartyOrganisationMapping(LayerMapping):
 MAPPINGS: dict[str, type[LayerMapping]] = {
     m.layer_id: m
     for m in (
-        AdminUnitMapping, GridMapping, BuildingMapping, RoadMapping, WaterMapping, GreenMapping,
-        ServiceStationMapping, PartyOrganisationMapping,
+        AdminUnitMapping,
+        GridMapping,
+        BuildingMapping,
+        RoadMapping,
+        WaterMapping,
+        GreenMapping,
+        ServiceStationMapping,
+        PartyOrganisationMapping,
     )
 }

@@ -4,6 +4,7 @@ from .admin import AdminLevel, AdminUnit
 from .basemap import Green, Road, Water
 from .buildings import Building, BuildingUse, HouseUnit, Resident, SpecialGroup
 from .grids import Generation, GenerationStatus, Grid, GridKind, GridWorker, Net
+from .patrols import CheckIn, Patrol, PatrolPoint
 from .places import PartyOrganisation, ServiceStation
 
 __all__ = [
@@ -11,6 +12,7 @@ __all__ = [
     "AdminUnit",
     "Building",
     "BuildingUse",
+    "CheckIn",
     "Generation",
     "GenerationStatus",
     "Green",
@@ -20,6 +22,8 @@ __all__ = [
     "HouseUnit",
     "Net",
     "PartyOrganisation",
+    "Patrol",
+    "PatrolPoint",
     "Resident",
     "Road",
     "ServiceStation",

@@ -155,6 +155,7 @@ class GridWorker(models.Model):
     publish_contact = models.BooleanField(_("公开联系方式"), default=False, db_default=False)
 
     jurisdiction_field = "grid_code"
+    personal_fields = ("name", "phone")  # masked by default (layers.masking), public only with consent
 
     class Meta:
         verbose_name = _("网格员")

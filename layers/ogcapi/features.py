@@ -127,32 +127,40 @@ def extent(spec: LayerSpec) -> list[float] | None:
 
 
 def published_field_type(spec: LayerSpec, name: str) -> dict:
-    """A JSON Schema for one published property, from the model field it reads."""
+    """A JSON Schema for one published property, from the model field it reads; nullable when the field
+    or any relation on the way to it may be null (a district's `parent_code`, say)."""
     model = spec.model
     field = None
+    nullable = False
     try:
         for part in spec.properties[name].split("__"):
             field = model._meta.get_field(part)
+            nullable = nullable or bool(getattr(field, "null", False))
             if field.is_relation and field.related_model is not None:
                 model = field.related_model
     except FieldDoesNotExist:
-        return {"type": "string"}
+        return {"type": "string", "nullable": True}
     internal = field.get_internal_type() if field is not None else ""
     if internal in ("DateTimeField",):
-        return {"type": "string", "format": "date-time"}
-    if internal in ("DateField",):
-        return {"type": "string", "format": "date"}
-    if internal.endswith("IntegerField") or internal == "AutoField" or internal == "BigAutoField":
-        return {"type": "integer"}
-    if internal in ("FloatField", "DecimalField"):
-        return {"type": "number"}
-    if internal == "BooleanField":
-        return {"type": "boolean"}
-    return {"type": "string"}
+        schema = {"type": "string", "format": "date-time"}
+    elif internal in ("DateField",):
+        schema = {"type": "string", "format": "date"}
+    elif internal.endswith("IntegerField") or internal in ("AutoField", "BigAutoField"):
+        schema = {"type": "integer"}
+    elif internal in ("FloatField", "DecimalField"):
+        schema = {"type": "number"}
+    elif internal == "BooleanField":
+        schema = {"type": "boolean"}
+    else:
+        schema = {"type": "string"}
+    return {**schema, "nullable": True} if nullable else schema
 
 
 def unauthorized() -> ApiError:
     return ApiError(
-        401, "Unauthorized", "该图层需要登录后访问", "this collection requires authentication",
+        401,
+        "Unauthorized",
+        "该图层需要登录后访问",
+        "this collection requires authentication",
         headers={"WWW-Authenticate": 'Bearer realm="onenet"'},
     )

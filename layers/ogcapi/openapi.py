@@ -18,8 +18,14 @@ OPENAPI_MEDIA_TYPE = "application/vnd.oai.openapi+json;version=3.0"
 
 
 def _param(name: str, description: str, schema: dict, **extra) -> dict:
-    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema,
-            **extra}
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+        **extra,
+    }
 
 
 COMMON = {
@@ -29,11 +35,15 @@ COMMON = {
         "Only features whose geometry intersects the box: minlon,minlat,maxlon,maxlat in CRS84 "
         "(只返回与范围相交的要素).",
         {"type": "array", "minItems": 4, "maxItems": 4, "items": {"type": "number"}},
-        style="form", explode=False,
+        style="form",
+        explode=False,
     ),
     "bbox-crs": _param("bbox-crs", "CRS of bbox; only CRS84.", {"type": "string", "enum": [CRS84]}),
-    "offset": _param("offset", "Features to skip (跳过的要素数).",
-                     {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0}),
+    "offset": _param(
+        "offset",
+        "Features to skip (跳过的要素数).",
+        {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
+    ),
     "datetime": _param(
         "datetime",
         "RFC 3339 instant or interval (a/b, open end ..). Applies to the collection's temporal property; "
@@ -51,10 +61,16 @@ COMMON = {
 
 def _limit() -> dict:
     return _param(
-        "limit", "Maximum number of features in the response (每页要素数).",
-        {"type": "integer", "minimum": 1, "maximum": settings.OGCAPI_MAX_LIMIT,
-         "default": settings.OGCAPI_DEFAULT_LIMIT},
-        style="form", explode=False,
+        "limit",
+        "Maximum number of features in the response (每页要素数).",
+        {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": settings.OGCAPI_MAX_LIMIT,
+            "default": settings.OGCAPI_DEFAULT_LIMIT,
+        },
+        style="form",
+        explode=False,
     )
 
 
@@ -89,15 +105,34 @@ def _feature_schema(spec: LayerSpec) -> dict:
 def openapi_document(base_url: str, layers: list[LayerSpec]) -> dict:
     """The description of the API as `layers` (the collections the caller may read) shape it."""
     paths: dict[str, dict] = {
-        "/": {"get": {"summary": "Landing page (首页)", "operationId": "getLandingPage",
-                      "responses": {"200": _json("Links to the API's resources"), **ERRORS}}},
-        "/conformance": {"get": {"summary": "Conformance classes (符合性声明)",
-                                 "operationId": "getConformance",
-                                 "responses": {"200": _json("The conformance classes")}}},
-        "/collections": {"get": {"summary": "Collections (图层列表)", "operationId": "getCollections",
-                                 "responses": {"200": _json("The collections"), **ERRORS}}},
-        "/api": {"get": {"summary": "This document", "operationId": "getApi",
-                         "responses": {"200": _json("OpenAPI 3.0", OPENAPI_MEDIA_TYPE)}}},
+        "/": {
+            "get": {
+                "summary": "Landing page (首页)",
+                "operationId": "getLandingPage",
+                "responses": {"200": _json("Links to the API's resources"), **ERRORS},
+            }
+        },
+        "/conformance": {
+            "get": {
+                "summary": "Conformance classes (符合性声明)",
+                "operationId": "getConformance",
+                "responses": {"200": _json("The conformance classes")},
+            }
+        },
+        "/collections": {
+            "get": {
+                "summary": "Collections (图层列表)",
+                "operationId": "getCollections",
+                "responses": {"200": _json("The collections"), **ERRORS},
+            }
+        },
+        "/api": {
+            "get": {
+                "summary": "This document",
+                "operationId": "getApi",
+                "responses": {"200": _json("OpenAPI 3.0", OPENAPI_MEDIA_TYPE)},
+            }
+        },
     }
     schemas: dict[str, dict] = {}
     for spec in layers:
@@ -109,45 +144,88 @@ def openapi_document(base_url: str, layers: list[LayerSpec]) -> dict:
         if spec.id in HISTORICAL:
             params.append(COMMON["date"])
         for name in spec.filterable:
-            params.append(_param(name, f"Equality filter on property {name} (按属性筛选).",
-                                 published_field_type(spec, name)))
+            params.append(
+                _param(
+                    name,
+                    f"Equality filter on property {name} (按属性筛选).",
+                    published_field_type(spec, name),
+                )
+            )
         schema_name = f"feature-{spec.id}"
         schemas[schema_name] = _feature_schema(spec)
         secured = {} if spec.public else {"security": [{"bearer": []}, {"session": []}]}
-        paths[base] = {"get": {"summary": f"{title}: description", "operationId": f"describe-{spec.id}",
-                               "tags": [spec.id], "responses": {"200": _json("The collection"), **ERRORS},
-                               **secured}}
-        paths[f"{base}/items"] = {"get": {
-            "summary": f"{title}: features", "operationId": f"getFeatures-{spec.id}", "tags": [spec.id],
-            "parameters": params,
-            "responses": {"200": {"description": "GeoJSON FeatureCollection", "content": {
-                "application/geo+json": {"schema": {"type": "object", "properties": {
-                    "type": {"type": "string", "enum": ["FeatureCollection"]},
-                    "features": {"type": "array", "items": {"$ref": f"#/components/schemas/{schema_name}"}},
-                    "numberMatched": {"type": "integer"}, "numberReturned": {"type": "integer"},
-                    "timeStamp": {"type": "string", "format": "date-time"},
-                }}}}}, **ERRORS},
-            **secured,
-        }}
-        paths[f"{base}/items/{{featureId}}"] = {"get": {
-            "summary": f"{title}: one feature", "operationId": f"getFeature-{spec.id}", "tags": [spec.id],
-            "parameters": [
-                {"name": "featureId", "in": "path", "required": True, "schema": {"type": "integer"}},
-                COMMON["f"],
-                *([COMMON["date"]] if spec.id in HISTORICAL else []),
-            ],
-            "responses": {"200": {"description": "GeoJSON Feature", "content": {
-                "application/geo+json": {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}}},
-                **ERRORS},
-            **secured,
-        }}
+        paths[base] = {
+            "get": {
+                "summary": f"{title}: description",
+                "operationId": f"describe-{spec.id}",
+                "tags": [spec.id],
+                "responses": {"200": _json("The collection"), **ERRORS},
+                **secured,
+            }
+        }
+        paths[f"{base}/items"] = {
+            "get": {
+                "summary": f"{title}: features",
+                "operationId": f"getFeatures-{spec.id}",
+                "tags": [spec.id],
+                "parameters": params,
+                "responses": {
+                    "200": {
+                        "description": "GeoJSON FeatureCollection",
+                        "content": {
+                            "application/geo+json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "type": {"type": "string", "enum": ["FeatureCollection"]},
+                                        "features": {
+                                            "type": "array",
+                                            "items": {"$ref": f"#/components/schemas/{schema_name}"},
+                                        },
+                                        "numberMatched": {"type": "integer"},
+                                        "numberReturned": {"type": "integer"},
+                                        "timeStamp": {"type": "string", "format": "date-time"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    **ERRORS,
+                },
+                **secured,
+            }
+        }
+        paths[f"{base}/items/{{featureId}}"] = {
+            "get": {
+                "summary": f"{title}: one feature",
+                "operationId": f"getFeature-{spec.id}",
+                "tags": [spec.id],
+                "parameters": [
+                    {"name": "featureId", "in": "path", "required": True, "schema": {"type": "integer"}},
+                    COMMON["f"],
+                    *([COMMON["date"]] if spec.id in HISTORICAL else []),
+                ],
+                "responses": {
+                    "200": {
+                        "description": "GeoJSON Feature",
+                        "content": {
+                            "application/geo+json": {
+                                "schema": {"$ref": f"#/components/schemas/{schema_name}"}
+                            }
+                        },
+                    },
+                    **ERRORS,
+                },
+                **secured,
+            }
+        }
     return {
         "openapi": "3.0.3",
         "info": {
             "title": "一网统管电子地图 OGC API – Features",
             "description": "Layers of the one-net map (grid-based city governance) as GeoJSON. "
-                           "Non-public collections need a session or `Authorization: Bearer <token>` "
-                           "from POST /api/auth/token and show only rows inside the caller's jurisdiction.",
+            "Non-public collections need a session or `Authorization: Bearer <token>` "
+            "from POST /api/auth/token and show only rows inside the caller's jurisdiction.",
             "version": "1.0.0",
             "license": {"name": "Apache-2.0"},
         },

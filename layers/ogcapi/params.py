@@ -143,9 +143,15 @@ def _parse_instant(text: str, end: bool) -> dt.datetime | None:
             "datetime 必须是 RFC 3339 时间、日期，或用 / 分隔的区间（开放端写 ..）",
             "datetime must be an RFC 3339 date-time, a date, or an interval separated by / (open end: ..)",
         ) from None
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, tz)
-    return moment
+    try:
+        if timezone.is_naive(moment):
+            moment = timezone.make_aware(moment, tz)
+        # In UTC: PostgreSQL refuses offsets past ±16 h that Python accepts (a 500 before)
+        return moment.astimezone(dt.UTC)
+    except (ValueError, OverflowError):
+        raise bad_parameter(
+            "datetime 超出可表示的范围", "datetime is out of the representable range"
+        ) from None
 
 
 def parse_datetime_param(value: str) -> tuple[dt.datetime | None, dt.datetime | None]:
@@ -210,7 +216,8 @@ def parse_items_query(
     bbox_crs = single(query, "bbox-crs")
     if bbox_crs is not None and bbox_crs != CRS84:
         raise bad_parameter(
-            f"bbox-crs 只支持 {CRS84}", f"bbox-crs supports only {CRS84}",
+            f"bbox-crs 只支持 {CRS84}",
+            f"bbox-crs supports only {CRS84}",
         )
     bbox = single(query, "bbox")
     if bbox is not None:

@@ -74,12 +74,17 @@ def ogc_endpoint(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
         try:
             if request.method not in ("GET", "HEAD"):
                 raise ApiError(
-                    405, "MethodNotAllowed", f"不支持 {request.method} 方法，只能 GET",
-                    f"method {request.method} is not allowed; use GET", headers={"Allow": "GET, HEAD"},
+                    405,
+                    "MethodNotAllowed",
+                    f"不支持 {request.method} 方法，只能 GET",
+                    f"method {request.method} is not allowed; use GET",
+                    headers={"Allow": "GET, HEAD"},
                 )
             if "f" not in request.GET and not wants_json(request.headers.get("Accept", "")):
                 raise ApiError(
-                    406, "NotAcceptable", "只提供 JSON / GeoJSON 格式",
+                    406,
+                    "NotAcceptable",
+                    "只提供 JSON / GeoJSON 格式",
                     "only JSON and GeoJSON are available",
                 )
             return view(request, *args, **kwargs)
@@ -88,10 +93,15 @@ def ogc_endpoint(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
         except SuspiciousOperation:  # e.g. more query parameters than Django agrees to parse
             return error_response(ApiError(400, "InvalidParameterValue", "请求无效", "malformed request"))
         except OperationalError:  # a statement timeout or a lost connection: the client may retry
-            return error_response(ApiError(
-                503, "ServiceUnavailable", "数据库繁忙，请稍后重试", "the database is busy; try again later",
-                headers={"Retry-After": "5"},
-            ))
+            return error_response(
+                ApiError(
+                    503,
+                    "ServiceUnavailable",
+                    "数据库繁忙，请稍后重试",
+                    "the database is busy; try again later",
+                    headers={"Retry-After": "5"},
+                )
+            )
 
     return wrapper
 
@@ -124,11 +134,15 @@ def landing(request: HttpRequest) -> HttpResponse:
     doc = {
         "title": "一网统管电子地图 OGC API – Features",
         "description": "网格化服务管理图层（行政区划、网格、楼栋、服务站点、道路……）；"
-                       "Layers of the one-net map for grid-based city governance.",
+        "Layers of the one-net map for grid-based city governance.",
         "links": [
             _link(_url(request, "landing"), "self", JSON, "本页 This document"),
-            _link(_url(request, "api"), "service-desc", OPENAPI_MEDIA_TYPE,
-                  "API 定义 The API definition (OpenAPI 3.0)"),
+            _link(
+                _url(request, "api"),
+                "service-desc",
+                OPENAPI_MEDIA_TYPE,
+                "API 定义 The API definition (OpenAPI 3.0)",
+            ),
             _link(_url(request, "conformance"), "conformance", JSON, "符合性声明 Conformance classes"),
             _link(_url(request, "collections"), "data", JSON, "图层 Collections"),
         ],
@@ -201,7 +215,9 @@ def items(request: HttpRequest, collection_id: str) -> HttpResponse:
         qs = as_of(spec, query.date).visible_to(request.user)
     qs = filtered(spec, qs, query).order_by("pk")
     matched = qs.count()
-    page = feature_texts(spec, qs[query.offset:query.offset + query.limit]) if query.offset < matched else []
+    page = (
+        feature_texts(spec, qs[query.offset : query.offset + query.limit]) if query.offset < matched else []
+    )
     base = _url(request, "items", spec.id)
 
     def page_url(offset: int) -> str:

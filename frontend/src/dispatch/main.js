@@ -10,6 +10,7 @@ import { select, setupDrill } from './drill.js';
 import { setupDetail } from './detail.js';
 import { startLive } from './live.js';
 import { setupPanels } from './panels.js';
+import { setupPatrols } from './patrols.js';
 import { loadQueue, setupQueue } from './queue.js';
 import { on, state } from './state.js';
 
@@ -90,6 +91,7 @@ async function main() {
   // Stations in blue on the big screen: green, yellow and red belong to the cases' lights here.
   for (const id of ['station-clusters', 'stations']) if (map.getLayer(id)) map.setPaintProperty(id, 'circle-color', '#3b5bdb');
   addCasesLayer(map, font);
+  debug.patrols = setupPatrols(map); // today's tracks of the grid workers (toggle)
   setupDrill(map);
   setupDetail();
   setupQueue(map);

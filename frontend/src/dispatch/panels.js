@@ -255,7 +255,11 @@ function drawOperations() {
       kpi(t('ops.stations'), fmtInt(o.stations)),
       kpi(t('events.open'), fmtInt(o.open_cases)),
       kpi(t('ops.checkins'), o.checked_in_today ?? t('ops.nodata'), o.checked_in_today === null ? 'na' : ''),
-      kpi(t('ops.patrols'), o.patrols_today ?? t('ops.nodata'), o.patrols_today === null ? 'na' : ''),
+      kpi(
+        t('ops.patrols'),
+        o.patrols_today === null ? t('ops.nodata') : `${fmtInt(o.patrols_today)} · ${o.patrol_km_today} km`,
+        o.patrols_today === null ? 'na' : '',
+      ),
     ),
     h(
       'div.two',

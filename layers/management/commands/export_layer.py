@@ -30,7 +30,10 @@ class Command(BaseCommand):
             "--crs", default=STORAGE_CRS, help=f"目标坐标系 target CRS (default {STORAGE_CRS})"
         )
         parser.add_argument(
-            "--where", action="append", default=[], metavar="PROPERTY=VALUE",
+            "--where",
+            action="append",
+            default=[],
+            metavar="PROPERTY=VALUE",
             help="筛选 keep rows whose published property equals VALUE (repeatable, e.g. net=comprehensive)",
         )
         parser.add_argument("--encoding", help="Shapefile 编码 shapefile encoding: UTF-8 (default) or GBK")
@@ -42,9 +45,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts) -> None:
         options = ExportOptions(
-            layer_id=opts["layer"], path=opts["path"], format=opts["format"], crs=opts["crs"],
+            layer_id=opts["layer"],
+            path=opts["path"],
+            format=opts["format"],
+            crs=opts["crs"],
             where=opts["where"],
-            encoding=opts["encoding"], overwrite=opts["overwrite"],
+            encoding=opts["encoding"],
+            overwrite=opts["overwrite"],
             progress=not opts["quiet"] and sys.stderr.isatty(),
         )
         verbose = opts["verbosity"] >= 2
@@ -56,10 +63,12 @@ class Command(BaseCommand):
         if renamed and opts["verbosity"] >= 1:
             pairs = ", ".join(f"{p}→{c}" for p, c in renamed.items())
             self.stdout.write(f"字段改名 renamed columns: {pairs}")
-        self.stdout.write(self.style.SUCCESS(
-            f"已导出 {report.count} 个要素 exported {report.count} features of {report.layer_id} to "
-            f"{report.path} "
-            f"({report.driver}, {report.crs}" + (f", {report.encoding}" if report.driver == "ESRI "
-            "Shapefile" else "")
-            + ")"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"已导出 {report.count} 个要素 exported {report.count} features of {report.layer_id} to "
+                f"{report.path} "
+                f"({report.driver}, {report.crs}"
+                + (f", {report.encoding}" if report.driver == "ESRI Shapefile" else "")
+                + ")"
+            )
+        )

@@ -38,13 +38,15 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="只校验不写入 validate only, write nothing"
         )
         parser.add_argument(
-            "--replace", action="store_true",
+            "--replace",
+            action="store_true",
             help="替换现有数据 replace the existing rows (grids: the net's current generation; admin units: "
-                 "update by code; buildings: also deletes their house units and residents)",
+            "update by code; buildings: also deletes their house units and residents)",
         )
         parser.add_argument(
-            "--skip-invalid", action="store_true", help="跳过有问题的要素 import the good features, list "
-            "the bad"
+            "--skip-invalid",
+            action="store_true",
+            help="跳过有问题的要素 import the good features, list the bad",
         )
         parser.add_argument("--quiet", action="store_true", help="不显示进度条 no progress bar")
 
@@ -53,10 +55,16 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts) -> None:
         options = ImportOptions(
-            layer_id=opts["layer"], path=opts["path"], encoding=opts["encoding"], crs=opts["crs"],
+            layer_id=opts["layer"],
+            path=opts["path"],
+            encoding=opts["encoding"],
+            crs=opts["crs"],
             net=opts["net"],
-            source_layer=opts["source_layer"], dry_run=opts["dry_run"], replace=opts["replace"],
-            skip_invalid=opts["skip_invalid"], progress=not opts["quiet"] and sys.stderr.isatty(),
+            source_layer=opts["source_layer"],
+            dry_run=opts["dry_run"],
+            replace=opts["replace"],
+            skip_invalid=opts["skip_invalid"],
+            progress=not opts["quiet"] and sys.stderr.isatty(),
         )
         verbose = opts["verbosity"] >= 1
         try:
@@ -82,15 +90,18 @@ class Command(BaseCommand):
                 )
             )
         if report.dry_run:
-            self.stdout.write(self.style.SUCCESS(
-                f"校验完成,{report.valid} / {report.read} 个要素合格,未写入 "
-                f"dry run: {report.valid} of {report.read} features are valid; nothing was written"
-            ))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"校验完成,{report.valid} / {report.read} 个要素合格,未写入 "
+                    f"dry run: {report.valid} of {report.read} features are valid; nothing was written"
+                )
+            )
         else:
             added = report.written - report.updated
             updated = f",更新 {report.updated} 个 ({report.updated} updated)" if report.updated else ""
-            self.stdout.write(self.style.SUCCESS(
-                f"已导入 {added} 个要素到 {report.layer_id} imported {added} new features into "
-                f"{report.layer_id}"
-                + updated
-            ))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"已导入 {added} 个要素到 {report.layer_id} imported {added} new features into "
+                    f"{report.layer_id}" + updated
+                )
+            )

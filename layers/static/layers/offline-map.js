@@ -1,4 +1,4 @@
-/* global ol */
+/* global ol, MapWidget */
 // The admin map's background, drawn from our own database instead of an internet tile server.
 //
 // The server (layers.widgets.basemap) answers GeoJSON in EPSG:3857 for a bbox.  Zoomed out it sends
@@ -121,3 +121,35 @@ window.OneNetBasemap = (function () {
 
     return {create: create};
 })();
+
+// Start every offline map of the page (layers/templates/layers/offline-openlayers.html): the template
+// carries no script of its own, so the Content-Security-Policy can forbid inline scripts.
+(function () {
+    function start(wrapper) {
+        const d = wrapper.dataset;
+        const config = JSON.parse(document.getElementById(d.configId).textContent);
+        const basemap = window.OneNetBasemap.create(config);
+        // MapWidget is a class declared by OLMapWidget.js: a global binding, not a property of window.
+        const widget = new MapWidget({
+            base_layer: basemap.layer,
+            geom_name: d.geomName,
+            id: d.widgetId,
+            map_id: d.widgetId + '_map',
+            map_srid: Number(d.mapSrid),
+            name: d.name
+        });
+        basemap.attach(widget);
+        window[d.module] = widget;  // as Django's own template does: geodjango_<field>
+    }
+
+    function startAll() {
+        document.querySelectorAll('.onenet-map[data-widget-id]').forEach(start);
+    }
+
+    if (document.readyState === 'loading') {
+        document.addEventListener('DOMContentLoaded', startAll);
+    } else {
+        startAll();
+    }
+})();
+

@@ -1,0 +1,42 @@
+// The boundary API (/api/boundaries/, boundaries/views.py) as the editor calls it.
+import { ApiError, getJSON, postForm, postJSON, qs } from '../core/api.js';
+
+const BASE = '/api/boundaries';
+
+export const drafts = () => getJSON(`${BASE}/drafts`);
+export const createDraft = (net, area, note = '') => postJSON(`${BASE}/drafts`, { net, area, note });
+export const draft = (id) => getJSON(`${BASE}/drafts/${id}`);
+export const grids = (id) => getJSON(`${BASE}/drafts/${id}/grids`);
+export const units = (id) => getJSON(`${BASE}/drafts/${id}/units`);
+export const edge = (id, a, b) => getJSON(`${BASE}/drafts/${id}/edge${qs({ grids: `${a},${b}` })}`);
+export const operate = (id, body) => postJSON(`${BASE}/drafts/${id}/operations`, body);
+export const trail = (id) => getJSON(`${BASE}/drafts/${id}/operations`);
+export const undo = (id) => postJSON(`${BASE}/drafts/${id}/undo`, {});
+export const validation = (id) => getJSON(`${BASE}/drafts/${id}/validation`);
+export const impact = (id) => getJSON(`${BASE}/drafts/${id}/impact`);
+export const publish = (id, note) => postJSON(`${BASE}/drafts/${id}/publish`, { note });
+
+/** DELETE with the session (core/api.js has GET and POST helpers only). */
+export async function discard(id) {
+  const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  const response = await fetch(`${BASE}/drafts/${id}`, {
+    method: 'DELETE',
+    credentials: 'same-origin',
+    headers: { Accept: 'application/json', 'X-CSRFToken': m ? decodeURIComponent(m[1]) : '' },
+  });
+  const body = await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, body);
+  return body;
+}
+
+export function importFile(file, net, area) {
+  const form = new FormData();
+  form.append('file', file);
+  form.append('net', net);
+  form.append('area', area);
+  return postForm(`${BASE}/drafts/import`, form);
+}
+
+export const generations = (net, area) => getJSON(`${BASE}/generations${qs({ net, area })}`);
+export const compare = (net, area, a, b) => getJSON(`${BASE}/generations/compare${qs({ net, area, a, b })}`);
+export const exportUrl = (net, area, n, format) => `${BASE}/generations/${n}/export${qs({ net, area, format })}`;
