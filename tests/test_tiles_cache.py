@@ -214,7 +214,19 @@ def test_a_redrawn_grid_drops_the_tiles_under_its_old_and_new_outline(app_server
 
 
 def test_an_edited_building_drops_only_its_tiles_and_shows_the_edit(app_server, committed, db):
-    building = Building.objects.order_by("pk")[100]
+    _edit_building_and_check(app_server, committed, Building.objects.order_by("pk")[100])
+
+
+def test_edits_still_reach_the_cache_after_a_boundary_generation_changes(app_server, committed, db):
+    """A generation's NOTIFY makes the listener re-plan; doing that on the listening connection once
+    deadlocked it (psycopg's notifies() holds the connection's lock while it yields), and every later
+    edit was silently ignored: stale tiles for ever after the first boundary publish."""
+    committed.execute("SELECT pg_notify('onenet_tiles', %s)", ['{"t": "layers_generation"}'])
+    time.sleep(0.3)
+    _edit_building_and_check(app_server, committed, Building.objects.order_by("pk")[200])
+
+
+def _edit_building_and_check(app_server, committed, building) -> None:
     with connection.cursor() as cur:
         cur.execute(
             "SELECT ST_XMin(geom_3857), ST_YMin(geom_3857), ST_XMax(geom_3857), ST_YMax(geom_3857), "

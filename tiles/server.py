@@ -120,6 +120,10 @@ class TileServer:
         self._start_lock: asyncio.Lock | None = None
         self._inflight: dict[Key, asyncio.Future] = {}
         self._bounds: list[float] | None = None
+        # Every map client asks for style.json and TileJSON in its first second: one of them computes the
+        # city's extent and the others wait for it, instead of each taking a pooled connection to repeat it.
+        self._bounds_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task] = set()  # background re-plans, referenced until done
         self._generation_timer: asyncio.TimerHandle | None = None
         self._own: dict[str, list[str]] = {}
         self._dependent: dict[str, list[str]] = {}
@@ -177,7 +181,11 @@ class TileServer:
                     async for note in conn.notifies():
                         self.on_change(note.payload)
                         if '"layers_generation"' in note.payload:
-                            await self._schedule_generation_change(conn)
+                            # Not on this connection: psycopg's notifies() holds the connection's lock
+                            # while it yields, so a query here would wait for itself for ever (and the
+                            # cache would silently stop hearing about edits after a boundary publish).
+                            self._tasks.add(task := asyncio.create_task(self._replan_generations()))
+                            task.add_done_callback(self._tasks.discard)
             except asyncio.CancelledError:
                 self.listening = False
                 raise
@@ -213,8 +221,11 @@ class TileServer:
             self._generation_timer = loop.call_later(delay, fire)
 
     async def _replan_generations(self) -> None:
-        async with self.pool.connection(timeout=POOL_TIMEOUT) as conn:
-            await self._schedule_generation_change(conn)
+        try:
+            async with self.pool.connection(timeout=POOL_TIMEOUT) as conn:
+                await self._schedule_generation_change(conn)
+        except Exception as exc:  # noqa: BLE001 - a background task: log, the next change re-plans
+            log.warning("tiles: could not plan the next generation change (%s)", exc)
 
     def on_change(self, payload: str) -> None:
         """Apply one NOTIFY from the source-table triggers (tiles.schema) to the cache."""
@@ -440,13 +451,15 @@ class TileServer:
 
     async def _city_bounds(self) -> list[float] | None:
         if self._bounds is None:
-            async with self.pool.connection(timeout=POOL_TIMEOUT) as conn:
-                cur = await conn.execute(
-                    "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
-                    f"FROM (SELECT ST_Extent(geom) AS e FROM {AdminUnit._meta.db_table}) s"
-                )
-                row = await cur.fetchone()
-            self._bounds = [float(v) for v in row] if row and row[0] is not None else []
+            async with self._bounds_lock:
+                if self._bounds is None:
+                    async with self.pool.connection(timeout=POOL_TIMEOUT) as conn:
+                        cur = await conn.execute(
+                            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
+                            f"FROM (SELECT ST_Extent(geom) AS e FROM {AdminUnit._meta.db_table}) s"
+                        )
+                        row = await cur.fetchone()
+                    self._bounds = [float(v) for v in row] if row and row[0] is not None else []
         return self._bounds or None
 
     async def tilejson(self, scope: dict, layers: str) -> tuple[int, list, bytes]:
