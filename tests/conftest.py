@@ -9,15 +9,11 @@ see the whole city and never change it for one another.  Never use `transactiona
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from server_helpers import free_port, start_server
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_SEED = 20261122
@@ -61,45 +57,12 @@ def test_database_url(django_db_setup) -> str:
     return f"postgres://{auth}@{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def app_server(test_database_url):
     """The real ASGI app under uvicorn, on the (demo-loaded) test database: base URL."""
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": test_database_url, "ONENET_DEMO": "1"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "gisapp.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    port = free_port()
+    proc = start_server(test_database_url, port)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(base + "/healthz", timeout=2).read()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("the app server did not start") from None
-            time.sleep(0.3)
     yield base
     proc.terminate()
     try:

@@ -14,13 +14,9 @@ nothing, duplicates nothing and leaves no half-written rows.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,6 +27,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection
+from server_helpers import free_port, start_server
 
 from cases.models import Case
 
@@ -39,45 +36,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 # ------------------------------------------------------------------------------------------ a server
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start(dsn: str, port: int) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": dsn, "ONENET_DEMO": "1"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "gisapp.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).read()
-            return proc
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("the server did not start") from None
-            time.sleep(0.2)
-
-
 def _forget_cases(dsn: str, where: str, params: list) -> None:
     """Remove cases the test filed over HTTP (committed), trails included (the trail's append-only guard
     is lifted for this one transaction)."""
@@ -108,8 +66,8 @@ def test_no_acknowledged_report_is_lost_or_doubled_when_the_server_is_killed(tes
     }
     acked: dict[str, str] = {}  # key → case number the server acknowledged
     lock = threading.Lock()
-    port = _free_port()
-    server = _start(test_database_url, port)
+    port = free_port()
+    server = start_server(test_database_url, port)
     base = f"http://127.0.0.1:{port}"
     token = httpx.post(
         f"{base}/api/auth/token", json={"username": "worker", "password": "onenet-demo"}
@@ -140,7 +98,7 @@ def test_no_acknowledged_report_is_lost_or_doubled_when_the_server_is_killed(tes
         assert 60 <= len(acked) < len(keys)
         before_restart = dict(acked)
 
-        server = _start(test_database_url, port)
+        server = start_server(test_database_url, port)
         replayed = 0
         with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
             for key in keys:

@@ -22,7 +22,7 @@ import zlib
 import psycopg
 import pytest
 from django.utils import timezone
-from test_pages import ARGS, CHROMIUM, SHOTS, Watch, forget
+from test_pages import SHOTS, Watch, chromium, forget
 
 from cases.models import Attachment, Case
 from layers.models import Building, CheckIn, GridWorker, Patrol
@@ -83,25 +83,13 @@ def login(page, base: str, username: str = "worker", next_path: str = "/field/")
 
 @pytest.fixture(scope="module")
 def browser():
-    # Playwright's sync API runs an asyncio loop in this thread; these tests only read the ORM between
-    # browser steps (as tests/test_pages.py explains), so Django's async-safety check is lifted meanwhile.
-    before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "1"
-    try:
-        with sync_api.sync_playwright() as p:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            b.phone = {  # type: ignore[attr-defined]
-                **p.devices["Pixel 5"],
-                "viewport": {"width": 360, "height": 740},
-                "device_scale_factor": 2,
-            }
-            yield b
-            b.close()
-    finally:
-        if before is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
+    with chromium() as (p, b):
+        b.phone = {  # type: ignore[attr-defined]
+            **p.devices["Pixel 5"],
+            "viewport": {"width": 360, "height": 740},
+            "device_scale_factor": 2,
+        }
+        yield b
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ screenshots (docs/screenshots/) at each page's target size, the 3840×2160 wall 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import uuid
@@ -73,23 +74,34 @@ class Watch:
         assert self.outside == [], f"{len(self.outside)} requests left this machine: {self.outside[:5]}"
 
 
-@pytest.fixture(scope="module")
-def browser():
-    # Playwright's sync API keeps an asyncio loop running in this thread, which Django's async-safety
-    # check takes for an async context: these tests only read the ORM between browser steps, so the
-    # check is lifted while the browser lives, and restored after.
+@contextlib.contextmanager
+def chromium():
+    """(playwright, browser): Debian's Chromium under Playwright's sync API, for every page test.
+
+    Playwright's sync API keeps an asyncio loop running in this thread, which Django's async-safety
+    check takes for an async context: the page tests only read the ORM between browser steps, so the
+    check is lifted while the browser lives, and restored after.
+    """
     before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "1"
     try:
         with sync_api.sync_playwright() as p:
             b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            yield b
-            b.close()
+            try:
+                yield p, b
+            finally:
+                b.close()
     finally:
         if before is None:
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         else:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as (_, b):
+        yield b
 
 
 def wait_ready(page, timeout: float = 60_000) -> None:

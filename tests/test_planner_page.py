@@ -21,7 +21,7 @@ import psycopg
 import pytest
 import shapely
 from shapely.geometry import LineString, mapping, shape
-from test_pages import ARGS, CHROMIUM, PASSWORD, SHOTS, Watch
+from test_pages import PASSWORD, SHOTS, Watch, chromium
 
 from boundaries.geometry import from_db
 from boundaries.models import BoundaryChange, Draft, DraftGrid, Operation
@@ -36,20 +36,8 @@ sync_api = pytest.importorskip("playwright.sync_api")
 # ------------------------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
 def browser():
-    # Playwright's sync API runs an asyncio loop in this thread; the tests only read the ORM between
-    # browser steps (see tests/test_pages.py for the same lift).
-    before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "1"
-    try:
-        with sync_api.sync_playwright() as p:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            yield b
-            b.close()
-    finally:
-        if before is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
+    with chromium() as (_, b):
+        yield b
 
 
 @pytest.fixture(scope="module")
