@@ -433,19 +433,23 @@ def test_validation_marks_a_deliberate_gap_on_the_map_and_in_the_list(editor, tm
     watch.assert_clean()
 
 
+def split_largest_by_api(page, api, draft) -> str:
+    """Split the draft's largest grid through the API and show the result: for tests of what follows."""
+    shapes = live(draft.pk)
+    code = max(shapes, key=lambda c: shapes[c].area)
+    line = mapping(LineString(drawable_cut(shapes[code])))
+    reply = api.post(f"{API}/{draft.pk}/operations", json={"op": "split", "grid": code, "line": line})
+    assert reply.status_code == 200, reply.text
+    reload_draft(page, draft.pk)
+    return code
+
+
 def test_the_impact_panel_shows_the_servers_counts(editor, api):
     page, watch = editor
     community = communities(4)[3]
     draft = open_in_page(page, community)
-    shapes = live(draft.pk)
-    # the grid with most buildings, split through the API (the panel is what is tested here)
-    code = max(shapes, key=lambda c: shapes[c].area)
-    line = mapping(LineString(drawable_cut(shapes[code])))
-    assert (
-        api.post(f"{API}/{draft.pk}/operations", json={"op": "split", "grid": code, "line": line}).status_code
-        == 200
-    )
-    reload_draft(page, draft.pk)
+    # the largest grid, split through the API (the panel is what is tested here)
+    split_largest_by_api(page, api, draft)
     page.click("#impact-run")
     page.wait_for_selector(f"#impact-body[data-draft='{draft.pk}']")
     server = api.get(f"{API}/{draft.pk}/impact").json()
@@ -592,14 +596,7 @@ def test_screenshot_for_the_readme(browser, app_server, api):
     ready(page)
     community = communities(7)[6]
     draft = open_in_page(page, community)
-    shapes = live(draft.pk)
-    code = max(shapes, key=lambda c: shapes[c].area)
-    line = mapping(LineString(drawable_cut(shapes[code])))
-    assert (
-        api.post(f"{API}/{draft.pk}/operations", json={"op": "split", "grid": code, "line": line}).status_code
-        == 200
-    )
-    reload_draft(page, draft.pk)
+    code = split_largest_by_api(page, api, draft)
     page.click("[data-tool=select]")
     p = live(draft.pk)[code].representative_point()
     click_at(page, p.x, p.y)
