@@ -25,7 +25,7 @@ import shapely.affinity
 from shapely.geometry import LineString, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from .geometry import NOISE_M2, Metric, extend_line, metres_per_degree, polygons
+from .geometry import NOISE_M2, SNAP_M, Metric, extend_line, metres_per_degree, polygons
 from .grouping import FaceGraph
 
 # Faces smaller than this, or thinner on average (2A/P), are folded into a neighbour: noding slivers
@@ -105,17 +105,24 @@ def clip_lines(region: BaseGeometry, lines: list[BaseGeometry], metric: Metric) 
     noded exactly, and its ends outside bound no face of the region."""
     out = []
     around = region.buffer(metric.degrees(OVERSHOOT_M), quad_segs=2)
+    edge = region.boundary
     shapely.prepare(around)
     for line in lines:
         for part in _lines_of(line):
             if shapely.intersects(around, part):
-                out.extend(_lines_of(part.intersection(around)))
+                # A road drawn along the community line, a few centimetres off it, would leave a sliver
+                # face between the two: within SNAP_M it is taken to be on the line.
+                clipped = shapely.snap(part.intersection(around), edge, metric.degrees(SNAP_M))
+                out.extend(_lines_of(clipped))
     return out
 
 
 def _segments(geom: BaseGeometry) -> list[LineString]:
-    return [g for g in shapely.get_parts(shapely.line_merge(geom) if not geom.is_empty else geom)
-            if isinstance(g, LineString) and not g.is_empty]
+    return [
+        g
+        for g in shapely.get_parts(shapely.line_merge(geom) if not geom.is_empty else geom)
+        if isinstance(g, LineString) and not g.is_empty
+    ]
 
 
 def _axis(poly: BaseGeometry, metric: Metric) -> tuple[float, float]:

@@ -169,7 +169,9 @@ def _sweep(graph, nodes, inside, key, want, unit, size):
 def _score(graph, members, inside, want, unit, size) -> float:
     chosen = set(members)
     weight = sum(graph.weight[n] for n in members)
-    cut = sum(length for n in members for m, length in graph.adj[n].items() if m in inside and m not in chosen)
+    cut = sum(
+        length for n in members for m, length in graph.adj[n].items() if m in inside and m not in chosen
+    )
     return abs(weight - want) / unit + CUT_PENALTY * cut / size
 
 
@@ -213,7 +215,7 @@ def _refine(graph: FaceGraph, parts: list[list[int]], target: float) -> list[lis
                     + _cost(weight[b], goal, target)
                     - _cost(weight[a] - graph.weight[n], goal, target)
                     - _cost(weight[b] + graph.weight[n], goal, target)
-                    # the edge between grids grows by what n shared with a and shrinks by what it shares with b
+                    # the grids' edge grows by what n shared with a, shrinks by what it shares with b
                     + CUT_PENALTY * (links[b] - own) / size
                 )
                 if gain > 1e-9 and (best is None or gain > best[0]):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import statistics
 
-from django.db import connection
+from django.db import connection, transaction
 
 from .models import Draft
 
@@ -25,7 +25,8 @@ select d.code, d.target_households, d.container_id,
        4 * pi() * st_area(m) / nullif(st_perimeter(m), 0) ^ 2
 from boundaries_draftgrid d join layers_net n on n.id = d.net_id
 cross join lateral (select st_transform(d.geom, %(srid)s) as m) t
-where d.draft_id = %(draft)s and not d.deleted and n.code = 'comprehensive' and d.container_id = any(%(units)s)
+where d.draft_id = %(draft)s and not d.deleted and n.code = 'comprehensive'
+  and d.container_id = any(%(units)s)
 order by d.code
 """
 
@@ -55,13 +56,16 @@ select sum(st_length(e)),
 from r
 """
 
-COVER = """
-select count(*) filter (where n = 0), count(*) filter (where n > 1), count(*)
-from (select b.id, (select count(*) from boundaries_draftgrid d
-                    where d.draft_id = %(draft)s and not d.deleted and d.container_id = any(%(units)s)
-                      and st_contains(d.geom, b.point)) as n
-      from layers_building b where b.community_id = any(%(units)s)) x
-"""
+COVER = [
+    """create temporary table bnd_cover on commit drop as
+       select geom from boundaries_draftgrid
+       where draft_id = %(draft)s and not deleted and container_id = any(%(units)s)""",
+    "create index on bnd_cover using gist (geom)",
+    "analyze bnd_cover",
+    """select count(*) filter (where n = 0), count(*) filter (where n > 1), count(*)
+       from (select b.id, (select count(*) from bnd_cover d where st_contains(d.geom, b.point)) as n
+             from layers_building b where b.community_id = any(%(units)s)) x""",
+]
 
 
 def measure(draft: Draft, units: list[int] | None = None) -> dict:
@@ -72,8 +76,11 @@ def measure(draft: Draft, units: list[int] | None = None) -> dict:
         grids = cur.fetchall()
         cur.execute(EDGES, params)
         total, on_line, near = (float(v or 0) for v in cur.fetchone())
-        cur.execute(COVER, params)
-        uncovered, doubled, buildings = cur.fetchone()
+        with transaction.atomic():
+            for sql in COVER:
+                cur.execute(sql, params)
+            uncovered, doubled, buildings = cur.fetchone()
+            cur.execute("drop table bnd_cover")
     ratios = [h / t for _, t, _, h, _ in grids if t]
     pp = sorted((round(float(p), 4), code) for code, _, _, _, p in grids if p is not None)
     hh = [int(h) for *_, h, _ in grids]

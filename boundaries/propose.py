@@ -90,9 +90,9 @@ def check_targets(target: object, village_target: object) -> tuple[int, int]:
 
 def communities_of(area: AdminUnit) -> list[AdminUnit]:
     return list(
-        AdminUnit.objects.filter(level=AdminLevel.COMMUNITY, code__startswith=prefix_for_code(area.code)).order_by(
-            "code"
-        )
+        AdminUnit.objects.filter(
+            level=AdminLevel.COMMUNITY, code__startswith=prefix_for_code(area.code)
+        ).order_by("code")
     )
 
 
@@ -211,7 +211,10 @@ def propose(
             progress(i + 1, len(communities))
     if cancelled is not None and cancelled():
         raise Cancelled
-    text = note or f"网格划分助手：目标 {target} 户（村 {village_target} 户） proposed, target {target}/{village_target}"
+    text = (
+        note
+        or f"网格划分助手 {target}/{village_target} 户 grid assistant, {target}/{village_target} households"
+    )
     with transaction.atomic():
         draft = create_draft(user, COMPREHENSIVE, area.code, text)
         summary = _write(draft, plans, net)
@@ -237,7 +240,7 @@ def _write(draft: Draft, plans: list[CommunityPlan], net: Net) -> dict:
                 409,
                 "changed_meanwhile",
                 f"{plan.community.name}的专属网格在划分期间被修改，请重新划分",
-                f"the dedicated grids of {plan.community.code} changed while grids were proposed; propose again",
+                f"the dedicated grids of {plan.community.code} changed during the proposal; propose again",
             )
         old = [g for g in mine if g.net_id == net.pk]
         matches = _match(plan.grids, old)
@@ -302,7 +305,12 @@ def _match(grids: list[Proposed], old: list[DraftGrid]) -> dict[int, DraftGrid]:
             total_old[code] += n
     by_code = {g.code: g for g in old}
     pairs = sorted(
-        ((n, i, code) for i, g in enumerate(grids) for code, n in g.by_code.items() if code in by_code and n > 0),
+        (
+            (n, i, code)
+            for i, g in enumerate(grids)
+            for code, n in g.by_code.items()
+            if code in by_code and n > 0
+        ),
         key=lambda p: (-p[0], p[1], p[2]),
     )
     out: dict[int, DraftGrid] = {}

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import uuid
 from collections.abc import Callable
 from functools import wraps
 
 import shapely
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from shapely.geometry import mapping
 
@@ -24,12 +25,12 @@ from gisapp.limits import has_nul
 from layers.io.errors import LayerIOError
 from layers.models import AdminUnit
 
-from . import generations, operations
+from . import generations, operations, proposals
 from .drafts import check_permission, create_draft, describe, editable, may_plan
 from .errors import Refusal
 from .geometry import from_db, metric_of, shared_edge
 from .impact import impact
-from .models import Draft, DraftGrid
+from .models import Draft, DraftGrid, Proposal
 from .publish import publish
 from .undo import undo_last
 from .upload import import_upload
@@ -353,6 +354,46 @@ def draft_import(request: HttpRequest) -> JsonResponse:
         request.user, upload, net, area, crs=request.POST.get("crs"), encoding=request.POST.get("encoding")
     )
     return _json({"draft": describe(draft), "import": report, "validation": validate(draft)}, 201)
+
+
+# ------------------------------------------------------------------------------------------- proposals
+@idempotent("boundary-proposal")
+@api("POST")
+def proposals_create(request: HttpRequest) -> JsonResponse:
+    """POST {"area", "target"?, "village_target"?, "note"?} → 202 with the queued run of the grid drawing
+    assistant; poll its `links.self` for progress and the draft it makes (boundaries.proposals)."""
+    if not request.user.is_authenticated:
+        raise Refusal(401, "unauthenticated", "请先登录", "authentication required")
+    body = _body(request)
+    job = proposals.queue(
+        request.user, body.get("area"), body.get("target"), body.get("village_target"), body.get("note")
+    )
+    transaction.on_commit(proposals.kick)
+    return _json({"proposal": proposals.describe(job)}, 202)
+
+
+@api("GET", "DELETE")
+def proposal_detail(request: HttpRequest, proposal_id: str) -> JsonResponse:
+    """GET: the run's progress (and its draft when done); DELETE: cancel it (409 once it has finished)."""
+    if not request.user.is_authenticated:
+        raise Refusal(401, "unauthenticated", "请先登录", "authentication required")
+    missing = Refusal(404, "not_found", f"划分任务不存在：{proposal_id}", f"no such proposal: {proposal_id}")
+    try:
+        job = Proposal.objects.filter(pk=uuid.UUID(proposal_id)).first()
+    except ValueError:
+        raise missing from None
+    area = AdminUnit.objects.filter(code=job.area_code).first() if job else None
+    if job is None or area is None:
+        raise missing
+    try:
+        check_permission(request.user, area)
+    except Refusal as exc:
+        if exc.reason == "outside_jurisdiction":
+            raise missing from None
+        raise
+    if request.method == "DELETE":
+        job = proposals.cancel(job)
+    return _json({"proposal": proposals.describe(job)})
 
 
 # ------------------------------------------------------------------------------------------- generations

@@ -1,13 +1,10 @@
 """Batch geocoding: uploads parsed into rows, jobs stored in the database, worked in chunks.
 
-Why a background thread in the web process rather than a separate worker command: the deployment is one
-`./gis up` (or one uvicorn service in docker-compose) on a closed network, and a second long-running
-process is one more thing to install, supervise and forget.  The job itself lives in the database, so
-the thread holds nothing that cannot be recovered: results are stored per chunk of CHUNK rows with the
-job's progress and a heartbeat, and a job whose heartbeat is older than STALE_AFTER (its process died or
-was restarted) is taken over — resuming after its last stored chunk — by the next process that looks at
-it (a status request, a new upload, or `manage.py geocode_batch --work`).  Each process runs one job at a
-time: the machine has two cores, and a second concurrent job would only slow the web requests down.
+Jobs are worked by a thread of the web process (gisapp.background says why).  The job itself lives in
+the database, so the thread holds nothing that cannot be recovered: results are stored per chunk of
+CHUNK rows with the job's progress and a heartbeat, and a job whose heartbeat is older than STALE_AFTER
+(its process died or was restarted) is taken over — resuming after its last stored chunk — by the next
+process that looks at it (a status request, a new upload, or `manage.py geocode_batch --work`).
 """
 
 from __future__ import annotations
@@ -16,15 +13,15 @@ import csv
 import io
 import json
 import logging
-import threading
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from gisapp.background import Drainer
 from gisapp.limits import has_nul
 
 from . import crs as crsmod
@@ -341,36 +338,13 @@ def claim_next() -> GeocodeJob | None:
         return job
 
 
-_worker: threading.Thread | None = None
-_worker_lock = threading.Lock()
-
-
-def _drain() -> None:
-    try:
-        while True:
-            close_old_connections()
-            job = claim_next()
-            if job is None:
-                return
-            run_job(job.pk)
-    finally:
-        connection.close()
+# The per-process worker thread (gisapp.background); tests set GEOCODE_BATCH_INLINE to work in-line.
+_drainer = Drainer("geocode-batch", claim_next, lambda job: run_job(job.pk), "GEOCODE_BATCH_INLINE")
 
 
 def kick() -> None:
     """Make sure this process has a worker thread draining the queue (one per process)."""
-    global _worker
-    if getattr(settings, "GEOCODE_BATCH_INLINE", False):
-        job = claim_next()
-        while job is not None:
-            run_job(job.pk)
-            job = claim_next()
-        return
-    with _worker_lock:
-        if _worker is not None and _worker.is_alive():
-            return
-        _worker = threading.Thread(target=_drain, name="geocode-batch", daemon=True)
-        _worker.start()
+    _drainer.kick()
 
 
 def job_status(job: GeocodeJob) -> dict:

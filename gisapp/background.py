@@ -1,0 +1,63 @@
+"""Background jobs worked by a thread of the web process (batch geocoding, grid proposals).
+
+Why a thread in the web process rather than a separate worker command: the deployment is one `./gis up`
+(or one uvicorn service) on a closed network, and a second long-running process is one more thing to
+install, supervise and forget.  Each job lives in the database with a heartbeat, so the thread holds
+nothing that cannot be recovered: a job whose heartbeat stops is taken over by the next process that
+looks at it.  One thread per process and per kind of job: the machine has two cores, and a second
+concurrent job would only slow the web requests down.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+
+class Drainer:
+    """Runs `work(claim())` until `claim` finds nothing, in one daemon thread per process.
+
+    With the setting named by `inline_setting` true (the tests' transactions are invisible to other
+    connections), `kick` works the queue in the calling thread instead."""
+
+    def __init__(
+        self,
+        name: str,
+        claim: Callable[[], object | None],
+        work: Callable[[object], None],
+        inline_setting: str,
+    ) -> None:
+        self.name = name
+        self.claim = claim
+        self.work = work
+        self.inline_setting = inline_setting
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def _drain(self) -> None:
+        try:
+            while True:
+                close_old_connections()
+                job = self.claim()
+                if job is None:
+                    return
+                self.work(job)
+        finally:
+            connection.close()
+
+    def kick(self) -> None:
+        """Make sure this process works the queue."""
+        if getattr(settings, self.inline_setting, False):
+            job = self.claim()
+            while job is not None:
+                self.work(job)
+                job = self.claim()
+            return
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._thread = threading.Thread(target=self._drain, name=self.name, daemon=True)
+            self._thread.start()
