@@ -40,6 +40,9 @@ OVERSHOOT_M = 1.0
 CUT_OVERSHOOT_M = 0.01
 # How much more a grid edge through a block costs than one along a road, per metre (boundaries.grouping).
 BLOCK_CUT_WEIGHT = 10.0
+# A cut may miss the wanted share of households by this much (a fraction of the block's households) to
+# run in a gap between footprints rather than between two building points.
+GAP_SLACK = 0.1
 # A face holding more than SPLIT_ABOVE × the target is cut between its buildings into parts of about
 # PIECE × the target: fine enough for the grouping to reach ±20 %, and most cuts end up inside a grid.
 SPLIT_ABOVE = 0.4
@@ -138,28 +141,31 @@ def _axis(poly: BaseGeometry, metric: Metric) -> tuple[float, float]:
     return (u[0] / n, u[1] / n)
 
 
-def _cut_position(t: np.ndarray, lo: np.ndarray, hi: np.ndarray, h: np.ndarray, share: float) -> float:
-    """Where along the axis to cut so that `share` of the households lie below: in the gap between
-    footprints nearest the right share, else between the two building points that straddle it."""
+def _cut_position(
+    t: np.ndarray, lo: np.ndarray, hi: np.ndarray, h: np.ndarray, share: float
+) -> tuple[float, float, bool]:
+    """Where along an axis to cut so that `share` of the households lie below, how far off that share
+    it is (a fraction of the households), and whether it runs clear of every footprint: the gap between
+    footprints nearest the right share when one is within GAP_SLACK of it, else the middle between the
+    two building points that straddle the share."""
     order = np.argsort(t, kind="stable")
     cum = np.cumsum(h[order])
-    total = cum[-1]
+    total = max(float(cum[-1]), 1.0)
     want = total * share
     best: tuple[float, float] | None = None
-    # candidate gaps: after footprint i ends and before the next one begins
-    ends = np.maximum.accumulate(hi[order])
+    ends = np.maximum.accumulate(hi[order])  # gaps: after footprint i ends, before the next one begins
     for i in range(len(order) - 1):
         nxt = lo[order[i + 1]]
         if ends[i] < nxt:
-            err = abs(cum[i] - want) / max(total, 1)
+            err = abs(cum[i] - want) / total
             if best is None or err < best[0]:
                 best = (err, (ends[i] + nxt) / 2)
-    i = int(np.searchsorted(cum, want))
-    i = min(max(i, 0), len(order) - 2)
-    straddle = (t[order[i]] + t[order[i + 1]]) / 2
-    if best is not None and best[0] <= 0.1:
-        return best[1]
-    return straddle
+    if best is not None and best[0] <= GAP_SLACK + 1e-9:
+        return best[1], best[0], True
+    i = min(max(int(np.searchsorted(cum, want)), 0), len(order) - 2)
+    if t[order[i]] == t[order[i + 1]]:
+        return float(t[order[i]]), 1.0, False  # the points coincide along this axis: no cut here
+    return (t[order[i]] + t[order[i + 1]]) / 2, abs(cum[i] - want) / total, False
 
 
 def cut_lines_for(
@@ -175,15 +181,24 @@ def cut_lines_for(
         return []
     kx, ky = metres_per_degree(metric.lat)
     local = metric.local(face)
-    ux, uy = _axis(face, metric)
     pts = buildings.points * np.array([kx, ky])
-    t = pts[:, 0] * ux + pts[:, 1] * uy
-    lo, hi = np.empty(len(buildings)), np.empty(len(buildings))
-    for i, fp in enumerate(buildings.footprints):
-        c = shapely.get_coordinates(fp) * np.array([kx, ky])
-        proj = c[:, 0] * ux + c[:, 1] * uy
-        lo[i], hi[i] = proj.min(), proj.max()
-    pos = _cut_position(t, lo, hi, buildings.households.astype(float), (pieces // 2) / pieces)
+    share = (pieces // 2) / pieces
+    # Across the block's long axis first (the shorter cut), else along it: whichever keeps clear of the
+    # buildings and comes nearer the share.
+    ax, ay = _axis(face, metric)
+    choices = []
+    for rank, (ux, uy) in enumerate(((ax, ay), (-ay, ax))):
+        t = pts[:, 0] * ux + pts[:, 1] * uy
+        lo, hi = np.empty(len(buildings)), np.empty(len(buildings))
+        for i, fp in enumerate(buildings.footprints):
+            c = shapely.get_coordinates(fp) * np.array([kx, ky])
+            proj = c[:, 0] * ux + c[:, 1] * uy
+            lo[i], hi[i] = proj.min(), proj.max()
+        pos, err, clear = _cut_position(t, lo, hi, buildings.households.astype(float), share)
+        choices.append((not clear, round(err, 6), rank, pos, ux, uy))
+    _, err, _, pos, ux, uy = min(choices)
+    if err >= 1.0:
+        return []
     # The cut: perpendicular to the axis at `pos`, through the face's centre line, long enough to cross it.
     minx, miny, maxx, maxy = local.bounds
     reach = math.hypot(maxx - minx, maxy - miny) + 10.0

@@ -42,6 +42,15 @@ export async function postJSON(url, data, headers = {}) {
   return handle(response);
 }
 
+export async function deleteJSON(url) {
+  const response = await fetch(url, {
+    method: 'DELETE',
+    credentials: 'same-origin',
+    headers: { Accept: 'application/json', 'X-CSRFToken': csrfToken() },
+  });
+  return handle(response);
+}
+
 export async function postForm(url, form, headers = {}) {
   const response = await fetch(url, {
     method: 'POST',

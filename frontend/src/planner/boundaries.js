@@ -1,5 +1,5 @@
 // The boundary API (/api/boundaries/, boundaries/views.py) as the editor calls it.
-import { ApiError, getJSON, postForm, postJSON, qs } from '../core/api.js';
+import { deleteJSON, getJSON, postForm, postJSON, qs } from '../core/api.js';
 
 const BASE = '/api/boundaries';
 
@@ -16,18 +16,13 @@ export const validation = (id) => getJSON(`${BASE}/drafts/${id}/validation`);
 export const impact = (id) => getJSON(`${BASE}/drafts/${id}/impact`);
 export const publish = (id, note) => postJSON(`${BASE}/drafts/${id}/publish`, { note });
 
-/** DELETE with the session (core/api.js has GET and POST helpers only). */
-export async function discard(id) {
-  const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  const response = await fetch(`${BASE}/drafts/${id}`, {
-    method: 'DELETE',
-    credentials: 'same-origin',
-    headers: { Accept: 'application/json', 'X-CSRFToken': m ? decodeURIComponent(m[1]) : '' },
-  });
-  const body = await response.json().catch(() => null);
-  if (!response.ok) throw new ApiError(response.status, body);
-  return body;
-}
+export const discard = (id) => deleteJSON(`${BASE}/drafts/${id}`);
+
+// The grid drawing assistant (boundaries/proposals.py): queue a run, poll it, cancel it.
+export const propose = (area, target, villageTarget) =>
+  postJSON(`${BASE}/proposals`, { area, target, village_target: villageTarget });
+export const proposal = (id) => getJSON(`${BASE}/proposals/${id}`);
+export const cancelProposal = (id) => deleteJSON(`${BASE}/proposals/${id}`);
 
 export function importFile(file, net, area) {
   const form = new FormData();

@@ -11,6 +11,7 @@ import { $, readConfig } from '../core/util.js';
 import { openDraft, undoLast } from './editor.js';
 import { addPlannerLayers } from './layers.js';
 import { loadDrafts, loadHistory, setupDraftPanel, setupPanels } from './panels.js';
+import { setupPropose } from './propose.js';
 import { on, state } from './state.js';
 import { getDraw, relabel, setTool, setupDraw } from './tools.js';
 
@@ -29,6 +30,7 @@ async function main() {
   addPlannerLayers(map);
   debug.draw = setupDraw(map);
   setupPanels();
+  setupPropose();
   for (const b of document.querySelectorAll('[data-tool]')) b.addEventListener('click', () => setTool(b.dataset.tool));
   $('#undo').addEventListener('click', undoLast);
   // The drafts list shows grid counts: keep it in step with every edit.

@@ -9,7 +9,8 @@ import { fitTo, setCompare } from './layers.js';
 import { editable, gridByCode, on, state } from './state.js';
 
 // ------------------------------------------------------------------------------------------- drafts
-function areaCode() {
+/** The area chosen in the draft panel: the community, else the street, else the planner's whole area. */
+export function areaCode() {
   return $('#open-community').value || $('#open-street').value || state.config.home.code;
 }
 
