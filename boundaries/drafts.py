@@ -33,7 +33,9 @@ def covers_area(user, area: AdminUnit) -> bool:
     return bool(j.prefix) and prefix_for_code(area.code).startswith(j.prefix)
 
 
-def check_permission(user, area: AdminUnit) -> None:
+def require_planner(user) -> None:
+    """401 for nobody, 403 for anyone but planners and administrators — asked before a request's body or
+    area is looked at, so that a refusal tells a stranger nothing about their shape."""
     if user is None or not user.is_authenticated:
         raise Refusal(401, "unauthenticated", "请先登录", "authentication required")
     if not may_plan(user):
@@ -43,6 +45,10 @@ def check_permission(user, area: AdminUnit) -> None:
             "只有网格规划员和管理员可以调整网格边界",
             "only planners and administrators may redraw grids",
         )
+
+
+def check_permission(user, area: AdminUnit) -> None:
+    require_planner(user)
     if not covers_area(user, area):
         raise Refusal(
             403,

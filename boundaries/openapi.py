@@ -61,6 +61,38 @@ SCHEMAS = {
             "note": {"type": "string", "maxLength": 2000},
         },
     },
+    "Proposal": {
+        "type": "object",
+        "description": "a run of the grid drawing assistant; `draft` names the draft it made when done",
+        "required": ["id", "status", "area", "target", "village_target", "done", "total", "progress"],
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "status": {"type": "string", "enum": ["queued", "running", "done", "failed", "cancelled"]},
+            "area": {"type": "string"},
+            "target": {"type": "integer"},
+            "village_target": {"type": "integer"},
+            "done": {"type": "integer", "description": "communities drawn so far"},
+            "total": {"type": "integer"},
+            "progress": {"type": "number", "minimum": 0, "maximum": 1},
+            "draft": {"type": "integer", "nullable": True},
+            "summary": {"type": "object", "nullable": True},
+            "error": {"type": "object", "nullable": True},
+            "created_at": {"type": "string", "format": "date-time"},
+            "started_at": {"type": "string", "format": "date-time", "nullable": True},
+            "finished_at": {"type": "string", "format": "date-time", "nullable": True},
+            "links": {"type": "object"},
+        },
+    },
+    "ProposalCreate": {
+        "type": "object",
+        "required": ["area"],
+        "properties": {
+            "area": {"type": "string", "minLength": 1, "maxLength": 15, "description": "an admin-unit code"},
+            "target": {"type": "integer", "minimum": 1, "maximum": 100000, "default": 300},
+            "village_target": {"type": "integer", "minimum": 1, "maximum": 100000, "default": 100},
+            "note": {"type": "string", "maxLength": 500},
+        },
+    },
     "Operation": {
         "type": "object",
         "required": ["op"],
@@ -256,6 +288,46 @@ PATHS = {
                 **_errors(400, 401, 403, 409, 413, 422),
             },
         },
+    },
+    "/api/boundaries/proposals": {
+        "post": {
+            "summary": "网格划分助手 · propose grids along roads, sized by households, as a draft",
+            "parameters": [IDEMPOTENCY_KEY],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ProposalCreate"}}},
+            },
+            "responses": {
+                "202": _resp(
+                    {"type": "object", "properties": {"proposal": {"$ref": "#/components/schemas/Proposal"}}},
+                    "queued",
+                ),
+                **_errors(400, 401, 403, 422),
+            },
+        },
+    },
+    "/api/boundaries/proposals/{proposal_id}": {
+        **{
+            method: {
+                "summary": summary,
+                "parameters": [
+                    {"name": "proposal_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    "200": _resp(
+                        {
+                            "type": "object",
+                            "properties": {"proposal": {"$ref": "#/components/schemas/Proposal"}},
+                        }
+                    ),
+                    **_errors(*codes),
+                },
+            }
+            for method, summary, codes in (
+                ("get", "划分进度 · a run's progress, and its draft when done", (401, 403, 404)),
+                ("delete", "取消划分 · cancel a run (409 once it has finished)", (401, 403, 404, 409)),
+            )
+        }
     },
     "/api/boundaries/generations": {
         "get": {

@@ -26,7 +26,7 @@ from layers.io.errors import LayerIOError
 from layers.models import AdminUnit
 
 from . import generations, operations, proposals
-from .drafts import check_permission, create_draft, describe, editable, may_plan
+from .drafts import check_permission, create_draft, describe, editable, may_plan, require_planner
 from .errors import Refusal
 from .geometry import from_db, metric_of, shared_edge
 from .impact import impact
@@ -332,15 +332,7 @@ def draft_undo(request: HttpRequest, draft_id: int) -> JsonResponse:
 def draft_import(request: HttpRequest) -> JsonResponse:
     """POST multipart: `file` (.gpkg, .geojson, or a Shapefile as .zip), `net`, `area`, optional `crs`
     and `encoding` → 201 with the new draft, what was read, and its validation."""
-    if not request.user.is_authenticated:
-        raise Refusal(401, "unauthenticated", "请先登录", "authentication required")
-    if not may_plan(request.user):  # before the body is looked at: a 400 would tell a stranger the shape
-        raise Refusal(
-            403,
-            "forbidden",
-            "只有网格规划员和管理员可以调整网格边界",
-            "only planners and administrators may redraw grids",
-        )
+    require_planner(request.user)  # before the body is looked at: a 400 would tell a stranger the shape
     upload = request.FILES.get("file")
     net, area = request.POST.get("net", ""), request.POST.get("area", "")
     if upload is None or not net or not area:
@@ -362,8 +354,7 @@ def draft_import(request: HttpRequest) -> JsonResponse:
 def proposals_create(request: HttpRequest) -> JsonResponse:
     """POST {"area", "target"?, "village_target"?, "note"?} → 202 with the queued run of the grid drawing
     assistant; poll its `links.self` for progress and the draft it makes (boundaries.proposals)."""
-    if not request.user.is_authenticated:
-        raise Refusal(401, "unauthenticated", "请先登录", "authentication required")
+    require_planner(request.user)
     body = _body(request)
     job = proposals.queue(
         request.user, body.get("area"), body.get("target"), body.get("village_target"), body.get("note")

@@ -226,6 +226,21 @@ ROWS: tuple[Row, ...] = (
         get("/api/boundaries/drafts/{draft}/edge?grids={grid},{grid}", PLANNING_WRITE),
     ),
     row("api/boundaries/drafts/import", post("/api/boundaries/drafts/import", PLANNER_ONLY)),
+    # The grid drawing assistant: a run over an area of the planner's; a run is seen by those who may
+    # plan its area (cancelling a finished one is 409).
+    row(
+        "api/boundaries/proposals",
+        post(
+            "/api/boundaries/proposals",
+            E(401, 403, 403, 403, 403, 403, (202, 403), 403, 202),
+            body="proposal",
+        ),
+    ),
+    row(
+        "api/boundaries/proposals/<str:proposal_id>",
+        get("/api/boundaries/proposals/{proposal}", PLANNING),
+        Probe("DELETE", "/api/boundaries/proposals/{proposal}", PLANNING_WRITE),
+    ),
     # Published generations: planners and admins, an area inside the planner's jurisdiction.
     row(
         "api/boundaries/generations",

@@ -249,6 +249,21 @@ class World:
 
         return create_draft(User.objects.get(username="planner"), "comprehensive", self["community"]).pk
 
+    def _proposal(self) -> str:
+        """A finished run of the grid assistant over G's community."""
+        from boundaries.models import Proposal
+
+        job = Proposal.objects.create(
+            area_code=self["community"],
+            target=300,
+            village_target=100,
+            status="done",
+            total=1,
+            done=1,
+            created_by=User.objects.get(username="planner"),
+        )
+        return str(job.pk)
+
     def _job(self) -> str:
         """A finished batch job of the inside user of the role probed (the dispatcher's for the public)."""
         from geocoding.models import GeocodeJob
@@ -315,6 +330,7 @@ def _body(probe: Probe, who: Who, world: World) -> dict:
             "content_type": "text/csv",
         },
         "draft": lambda: _json({"net": "comprehensive", "area": world["community"]}),
+        "proposal": lambda: _json({"area": world["community"], "target": 300}),
         "case": lambda: _json(
             {
                 "category": _leaf(),

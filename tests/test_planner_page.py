@@ -11,6 +11,7 @@ docs/screenshots/planner.png.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import math
 import os
 import time
@@ -24,7 +25,7 @@ from shapely.geometry import LineString, mapping, shape
 from test_pages import PASSWORD, SHOTS, Watch, chromium
 
 from boundaries.geometry import from_db
-from boundaries.models import BoundaryChange, Draft, DraftGrid, Operation
+from boundaries.models import BoundaryChange, Draft, DraftGrid, Operation, Proposal
 from boundaries.testing import adjacent, cut_line
 from layers.models import AdminUnit, Generation, Grid
 
@@ -45,8 +46,10 @@ def made_drafts(django_db_blocker, test_database_url):
     """Drafts the server commits during the module are removed at its end, whatever happened."""
     with django_db_blocker.unblock():
         first = (Draft.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
+    started = dt.datetime.now(dt.UTC)
     yield first
     with psycopg.connect(test_database_url) as conn, conn.transaction():
+        conn.execute("delete from boundaries_proposal where created_at >= %s", [started])
         ids = [r[0] for r in conn.execute("select id from boundaries_draft where id >= %s", [first])]
         if ids:
             conn.execute("delete from boundaries_operation where draft_id = any(%s)", [ids])
@@ -152,13 +155,18 @@ def communities(n: int) -> list[AdminUnit]:
     return [units[i] for i in ids[:n]]
 
 
-def open_in_page(page, community: AdminUnit) -> Draft:
-    """Choose the street and community in the draft panel and press "new draft"."""
-    before = set(Draft.objects.values_list("pk", flat=True))
+def choose_area(page, community: AdminUnit) -> None:
+    """Choose the street and community in the draft panel."""
     page.select_option("#open-net", "comprehensive")
     page.select_option("#open-street", community.parent.code)
     until(page, "c => !!document.querySelector(`#open-community option[value='${c}']`)", community.code)
     page.select_option("#open-community", community.code)
+
+
+def open_in_page(page, community: AdminUnit) -> Draft:
+    """Choose the street and community in the draft panel and press "new draft"."""
+    before = set(Draft.objects.values_list("pk", flat=True))
+    choose_area(page, community)
     page.click("#open-create")
     draft = db_until(lambda: Draft.objects.exclude(pk__in=before).filter(area=community).first())
     until(
@@ -582,6 +590,98 @@ def test_publish_history_compare_and_export(editor, api, app_server, test_databa
     # put back exactly: the generation in force and the grids are those before the publish
     assert Generation.in_force()[Grid.objects.filter(code=x).first().net_id] == old
     assert Grid.objects.current().filter(code=y).exists()
+
+
+def propose_in_page(page, target: int, village_target: int = 100) -> Proposal:
+    """Open the grid assistant, set the targets, press "propose" and wait for the draft it makes."""
+    if not page.is_visible("#propose-form"):
+        page.click("#propose-box summary")
+    page.fill("#propose-target", str(target))
+    page.fill("#propose-village", str(village_target))
+    page.click("#propose-send")
+    page.wait_for_selector("#propose-run[data-status=done]", timeout=90_000)
+    job = db_until(lambda: Proposal.objects.filter(status="done").order_by("-created_at").first())
+    until(
+        page,
+        "id => window.__onenet.state.draft?.id === id && window.__onenet.state.grids.features.length",
+        job.draft_id,
+    )
+    idle(page)
+    return job
+
+
+def test_the_planner_proposes_grids_for_a_community_sees_them_and_publishes(editor, test_database_url):
+    page, watch = editor
+    community = communities(6)[5]
+    choose_area(page, community)
+    job = propose_in_page(page, 220)
+    assert job.area_code == community.code and (job.target, job.village_target) == (220, 100)
+    assert job.done == job.total == 1 and page.evaluate("document.querySelector('#propose-bar').value") == 1
+    # the draft on the map is the server's: every proposed grid with its households against its target
+    drawn = page.evaluate(
+        """() => window.__onenet.state.grids.features.map(({ properties: p }) =>
+             [p.code, p.net, p.households, p.target_households])"""
+    )
+    rows = DraftGrid.objects.filter(draft_id=job.draft_id, deleted=False).select_related("net")
+    assert sorted((c, n) for c, n, _, _ in drawn) == sorted((g.code, g.net.code) for g in rows)
+    proposed = [(h, t) for _, n, h, t in drawn if n == "comprehensive"]
+    assert len(proposed) == job.summary["grids"] > 1 and all(t == 220 for _, t in proposed)
+    assert sum(1 for h, t in proposed if abs(h - t) <= 0.2 * t) >= 0.75 * len(proposed)
+    assert page.text_content("#draft-chip").count(str(job.draft_id))
+    until(
+        page,
+        "() => window.__onenet.state.validation?.ok === true",
+    )
+    assert page.text_content("#validation-badge") == "0"
+    with published_then_restored(test_database_url):
+        page.fill("#publish-note", "网格划分助手（页面测试）")
+        page.click("#publish-send")
+        page.wait_for_selector("#publish-result [data-generation]")
+        change = db_until(lambda: BoundaryChange.objects.filter(draft_id=job.draft_id).first())
+        assert change.published_by.username == "planner"
+        in_force = set(Grid.objects.current().filter(community=community).values_list("code", flat=True))
+        assert in_force == {g.code for g in rows}
+        until(page, "() => window.__onenet.state.draft.status === 'published'")
+    watch.assert_clean()
+
+
+def test_a_proposal_of_the_whole_district_can_be_cancelled_from_the_page(editor):
+    page, watch = editor
+    page.select_option("#open-street", "")
+    page.select_option("#open-community", "")
+    drafts = Draft.objects.count()
+    if not page.is_visible("#propose-form"):
+        page.click("#propose-box summary")
+    page.fill("#propose-target", "300")
+    page.click("#propose-send")
+    page.wait_for_selector("#propose-run:not([hidden])")
+    page.click("#propose-cancel")
+    page.wait_for_selector("#propose-run[data-status=cancelled]", timeout=30_000)
+    job = Proposal.objects.order_by("-created_at").first()
+    assert job.area_code == "990102" and job.status == "cancelled" and job.draft_id is None
+    time.sleep(1.0)  # the worker notices between communities and stops without writing
+    assert Draft.objects.count() == drafts
+    assert not page.is_disabled("#propose-send")
+    watch.assert_clean()
+
+
+@pytest.mark.skipif(not os.environ.get("ONENET_SCREENSHOTS"), reason="ONENET_SCREENSHOTS=1 writes it")
+def test_screenshot_of_a_proposal(browser, app_server):
+    """docs/screenshots/planner-propose.png: a street's grids as proposed, households against target."""
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    page = context.new_page()
+    page.goto(f"{app_server}/accounts/login/?next=/planner/")
+    page.fill("#id_username", "planner")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    ready(page)
+    street = AdminUnit.objects.get(code="990102004")
+    page.select_option("#open-net", "comprehensive")
+    page.select_option("#open-street", street.code)
+    propose_in_page(page, 300)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "planner-propose.png"))
+    context.close()
 
 
 @pytest.mark.skipif(not os.environ.get("ONENET_SCREENSHOTS"), reason="ONENET_SCREENSHOTS=1 writes it")
