@@ -218,7 +218,13 @@ def _refine(graph: FaceGraph, parts: list[list[int]], target: float) -> list[lis
                     # the grids' edge grows by what n shared with a, shrinks by what it shares with b
                     + CUT_PENALTY * (links[b] - own) / size
                 )
-                if gain > 1e-9 and (best is None or gain > best[0]):
+                if gain <= 1e-9 or (best is not None and gain <= best[0]):
+                    continue
+                # Never buy one grid's way into the range with the other's: the worse of the two may not
+                # move further off the target than it was (or than the range allows).
+                w = graph.weight[n]
+                before = max(_off(weight[a], target), _off(weight[b], target), ON_TARGET)
+                if max(_off(weight[a] - w, target), _off(weight[b] + w, target)) <= before + 1e-12:
                     best = (gain, b)
             if best is None:
                 continue
@@ -237,9 +243,14 @@ def _refine(graph: FaceGraph, parts: list[list[int]], target: float) -> list[lis
     return [sorted(m) for m in members if m]
 
 
+def _off(weight: float, target: float) -> float:
+    """How far off the target, as a share of it."""
+    return abs(weight - target) / target if target > 0 else 0.0
+
+
 def _cost(weight: float, goal: float, target: float) -> float:
     """Squared relative distance from the community's mean grid, plus a step for leaving ±20 % of the
     planner's target (the measure the proposal is judged by)."""
     goal = goal or 1.0
-    off = 1.0 if target > 0 and abs(weight - target) > ON_TARGET * target else 0.0
+    off = 1.0 if _off(weight, target) > ON_TARGET else 0.0
     return ((weight - goal) / goal) ** 2 + off

@@ -666,7 +666,7 @@ def test_a_proposal_of_the_whole_district_can_be_cancelled_from_the_page(editor)
 
 
 @pytest.mark.skipif(not os.environ.get("ONENET_SCREENSHOTS"), reason="ONENET_SCREENSHOTS=1 writes it")
-def test_screenshot_of_a_proposal(browser, app_server):
+def test_screenshot_of_a_proposal(browser, app_server, made_drafts):
     """docs/screenshots/planner-propose.png: a street's grids as proposed, households against target."""
     context = browser.new_context(viewport={"width": 1920, "height": 1080})
     page = context.new_page()

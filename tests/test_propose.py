@@ -43,9 +43,14 @@ def planner():
 def no_grids():
     """The demo city without its comprehensive grids (dedicated grids stay), for this test only."""
     with connection.cursor() as cur:
-        cur.execute(
-            "delete from layers_grid where net_id = (select id from layers_net where code = 'comprehensive')"
+        comprehensive = (
+            "select g.id from layers_grid g join layers_net n on n.id = g.net_id "
+            "where n.code = 'comprehensive'"
         )
+        cur.execute(
+            f"delete from boundaries_draftgrid where source_id in ({comprehensive})"
+        )  # drafts of others
+        cur.execute(f"delete from layers_grid where id in ({comprehensive})")
     assert not Grid.objects.filter(net__code="comprehensive").exists()
 
 
