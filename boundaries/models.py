@@ -15,6 +15,7 @@ from django.contrib.gis.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from gisapp.background import JobStatus
 from layers.models.geo import SRID
 
 
@@ -152,14 +153,6 @@ class RetiredCode(models.Model):
         return self.code
 
 
-class ProposalStatus(models.TextChoices):
-    QUEUED = "queued", _("排队中")
-    RUNNING = "running", _("划分中")
-    DONE = "done", _("已完成")
-    FAILED = "failed", _("失败")
-    CANCELLED = "cancelled", _("已取消")
-
-
 class Proposal(models.Model):
     """A run of the grid drawing assistant (boundaries.propose), worked in the background; when done it
     names the draft it made.  Nothing is written until the very end, so a cancelled or failed run
@@ -171,9 +164,7 @@ class Proposal(models.Model):
     target = models.PositiveIntegerField(_("城市社区目标户数"))
     village_target = models.PositiveIntegerField(_("村目标户数"))
     note = models.TextField(_("说明"), blank=True)
-    status = models.CharField(
-        _("状态"), max_length=16, choices=ProposalStatus.choices, default=ProposalStatus.QUEUED
-    )
+    status = models.CharField(_("状态"), max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
     done = models.PositiveIntegerField(_("已划分社区"), default=0)
     total = models.PositiveIntegerField(_("社区数"), default=0)
     draft = models.ForeignKey(

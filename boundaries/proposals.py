@@ -16,18 +16,18 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from gisapp.background import Drainer
+from gisapp.background import Drainer, JobStatus
 from layers.models import AdminUnit
 
 from .drafts import check_permission
 from .errors import Refusal
-from .models import DraftStatus, Proposal, ProposalStatus
+from .models import DraftStatus, Proposal
 from .propose import URBAN_TARGET, VILLAGE_TARGET, Cancelled, check_targets, communities_of, propose
 
 log = logging.getLogger(__name__)
 
 STALE_AFTER = timedelta(seconds=120)
-FINISHED = (ProposalStatus.DONE, ProposalStatus.FAILED, ProposalStatus.CANCELLED)
+FINISHED = (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 def queue(user, area_code: object, target: object, village_target: object, note: object) -> Proposal:
@@ -62,9 +62,7 @@ def claim_next() -> Proposal | None:
     with transaction.atomic():
         job = (
             Proposal.objects.select_for_update(skip_locked=True)
-            .filter(
-                Q(status=ProposalStatus.QUEUED) | Q(status=ProposalStatus.RUNNING, heartbeat_at__lt=stale)
-            )
+            .filter(Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, heartbeat_at__lt=stale))
             .order_by("created_at")
             .first()
         )
@@ -72,7 +70,7 @@ def claim_next() -> Proposal | None:
             return None
         now = timezone.now()
         Proposal.objects.filter(pk=job.pk).update(
-            status=ProposalStatus.RUNNING, heartbeat_at=now, started_at=now, done=0
+            status=JobStatus.RUNNING, heartbeat_at=now, started_at=now, done=0
         )
         job.refresh_from_db()
         return job
@@ -80,7 +78,7 @@ def claim_next() -> Proposal | None:
 
 def run(job: Proposal) -> None:
     """Work one claimed run to its end: done with its draft, failed with the reason, or cancelled."""
-    live = Proposal.objects.filter(pk=job.pk, status=ProposalStatus.RUNNING)
+    live = Proposal.objects.filter(pk=job.pk, status=JobStatus.RUNNING)
 
     def progress(done: int, total: int) -> None:
         live.update(done=done, total=total, heartbeat_at=timezone.now())
@@ -102,12 +100,12 @@ def run(job: Proposal) -> None:
     except Cancelled:
         return
     except Refusal as exc:
-        live.update(status=ProposalStatus.FAILED, error=exc.payload(), finished_at=timezone.now())
+        live.update(status=JobStatus.FAILED, error=exc.payload(), finished_at=timezone.now())
         return
     except Exception as exc:  # noqa: BLE001 - a run fails with its reason recorded, it never kills the worker
         log.exception("grid proposal %s failed", job.pk)
         live.update(
-            status=ProposalStatus.FAILED,
+            status=JobStatus.FAILED,
             error={
                 "code": 500,
                 "reason": "failed",
@@ -116,7 +114,7 @@ def run(job: Proposal) -> None:
             finished_at=timezone.now(),
         )
         return
-    if not live.update(status=ProposalStatus.DONE, draft=draft, summary=summary, finished_at=timezone.now()):
+    if not live.update(status=JobStatus.DONE, draft=draft, summary=summary, finished_at=timezone.now()):
         # cancelled after the last community: the draft it made is not wanted
         draft.status = DraftStatus.DISCARDED
         draft.save(update_fields=["status"])
@@ -131,7 +129,7 @@ def kick() -> None:
 
 def cancel(job: Proposal) -> Proposal:
     updated = Proposal.objects.filter(pk=job.pk).exclude(status__in=FINISHED)
-    if not updated.update(status=ProposalStatus.CANCELLED, finished_at=timezone.now()):
+    if not updated.update(status=JobStatus.CANCELLED, finished_at=timezone.now()):
         job.refresh_from_db()
         raise Refusal(
             409,
@@ -146,7 +144,7 @@ def cancel(job: Proposal) -> Proposal:
 
 def describe(job: Proposal) -> dict:
     beat = job.heartbeat_at
-    if job.status == ProposalStatus.RUNNING and beat and timezone.now() - beat > STALE_AFTER:
+    if job.status == JobStatus.RUNNING and beat and timezone.now() - beat > STALE_AFTER:
         kick()  # its worker died: this process takes it over
     return {
         "id": str(job.pk),

@@ -15,6 +15,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from gisapp.background import JobStatus
+
 
 class PlaceKind(models.TextChoices):
     CITY = "city", _("市")
@@ -114,14 +116,6 @@ class PlaceName(models.Model):
             GinIndex(OpClass("grams", name="gin_trgm_ops"), name="placename_grams_trgm"),
             models.Index(fields=["key"], name="placename_key_idx"),
         ]
-
-
-class JobStatus(models.TextChoices):
-    QUEUED = "queued", _("排队中")
-    RUNNING = "running", _("处理中")
-    DONE = "done", _("已完成")
-    FAILED = "failed", _("失败")
-    CANCELLED = "cancelled", _("已取消")
 
 
 class GeocodeJob(models.Model):

@@ -66,18 +66,28 @@ def api(app_server):
         yield client
 
 
+@contextlib.contextmanager
+def planner_page(browser, app_server):
+    """A fresh 1920×1080 page logged in as the demo planner, loaded; with its console and requests
+    watched from the first one."""
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    try:
+        page = context.new_page()
+        watch = Watch(page)
+        page.goto(f"{app_server}/accounts/login/?next=/planner/")
+        page.fill("#id_username", "planner")
+        page.fill("#id_password", PASSWORD)
+        page.click("button[type=submit]")
+        ready(page)
+        yield page, watch
+    finally:
+        context.close()
+
+
 @pytest.fixture(scope="module")
 def editor(browser, app_server, made_drafts):
-    context = browser.new_context(viewport={"width": 1920, "height": 1080})
-    page = context.new_page()
-    watch = Watch(page)
-    page.goto(f"{app_server}/accounts/login/?next=/planner/")
-    page.fill("#id_username", "planner")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    ready(page)
-    yield page, watch
-    context.close()
+    with planner_page(browser, app_server) as opened:
+        yield opened
 
 
 # -------------------------------------------------------------------------------------------- helpers
@@ -668,32 +678,22 @@ def test_a_proposal_of_the_whole_district_can_be_cancelled_from_the_page(editor)
 @pytest.mark.skipif(not os.environ.get("ONENET_SCREENSHOTS"), reason="ONENET_SCREENSHOTS=1 writes it")
 def test_screenshot_of_a_proposal(browser, app_server, made_drafts):
     """docs/screenshots/planner-propose.png: a street's grids as proposed, households against target."""
-    context = browser.new_context(viewport={"width": 1920, "height": 1080})
-    page = context.new_page()
-    page.goto(f"{app_server}/accounts/login/?next=/planner/")
-    page.fill("#id_username", "planner")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    ready(page)
-    street = AdminUnit.objects.get(code="990102004")
-    page.select_option("#open-net", "comprehensive")
-    page.select_option("#open-street", street.code)
-    propose_in_page(page, 300)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "planner-propose.png"))
-    context.close()
+    with planner_page(browser, app_server) as (page, _):
+        page.select_option("#open-net", "comprehensive")
+        page.select_option("#open-street", "990102004")
+        propose_in_page(page, 300)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "planner-propose.png"))
 
 
 @pytest.mark.skipif(not os.environ.get("ONENET_SCREENSHOTS"), reason="ONENET_SCREENSHOTS=1 writes it")
 def test_screenshot_for_the_readme(browser, app_server, api):
     """docs/screenshots/planner.png: a fresh page, a draft with a split, a grid picked, the impact."""
-    context = browser.new_context(viewport={"width": 1920, "height": 1080})
-    page = context.new_page()
-    page.goto(f"{app_server}/accounts/login/?next=/planner/")
-    page.fill("#id_username", "planner")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    ready(page)
+    with planner_page(browser, app_server) as (page, _):
+        shoot_the_editor(page, api)
+
+
+def shoot_the_editor(page, api) -> None:
     community = communities(7)[6]
     draft = open_in_page(page, community)
     code = split_largest_by_api(page, api, draft)
@@ -706,4 +706,3 @@ def test_screenshot_for_the_readme(browser, app_server, api):
     idle(page)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "planner.png"))
-    context.close()

@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
                 ('target', models.PositiveIntegerField(verbose_name='城市社区目标户数')),
                 ('village_target', models.PositiveIntegerField(verbose_name='村目标户数')),
                 ('note', models.TextField(blank=True, verbose_name='说明')),
-                ('status', models.CharField(choices=[('queued', '排队中'), ('running', '划分中'), ('done', '已完成'), ('failed', '失败'), ('cancelled', '已取消')], default='queued', max_length=16, verbose_name='状态')),
+                ('status', models.CharField(choices=[('queued', '排队中'), ('running', '处理中'), ('done', '已完成'), ('failed', '失败'), ('cancelled', '已取消')], default='queued', max_length=16, verbose_name='状态')),
                 ('done', models.PositiveIntegerField(default=0, verbose_name='已划分社区')),
                 ('total', models.PositiveIntegerField(default=0, verbose_name='社区数')),
                 ('summary', models.JSONField(default=dict)),
