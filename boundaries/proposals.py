@@ -144,8 +144,10 @@ def cancel(job: Proposal) -> Proposal:
 
 def describe(job: Proposal) -> dict:
     beat = job.heartbeat_at
-    if job.status == JobStatus.RUNNING and beat and timezone.now() - beat > STALE_AFTER:
-        kick()  # its worker died: this process takes it over
+    if job.status == JobStatus.QUEUED or (
+        job.status == JobStatus.RUNNING and beat and timezone.now() - beat > STALE_AFTER
+    ):
+        kick()  # queued before a restart, or its worker died: this process takes it over
     return {
         "id": str(job.pk),
         "status": job.status,
