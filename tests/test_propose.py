@@ -281,7 +281,7 @@ def test_only_planners_propose_and_see_runs(client, planner):
     r = client.post(API, {"area": DISTRICT}, content_type="application/json")
     assert r.status_code == 403 and r.json()["reason"] == "forbidden"
     job = Proposal.objects.create(
-        area_code=DISTRICT, target=300, village_target=100, total=1, created_by=planner
+        area_code=DISTRICT, target=300, village_target=100, total=1, status="done", created_by=planner
     )
     assert client.get(f"{API}/{job.pk}").status_code == 403
     client.force_login(planner)
