@@ -142,12 +142,16 @@ def cancel(job: Proposal) -> Proposal:
     return job
 
 
-def describe(job: Proposal) -> dict:
+def resume(job: Proposal) -> None:
+    """Work a run nobody is working: queued before a restart, or its worker died."""
     beat = job.heartbeat_at
     if job.status == JobStatus.QUEUED or (
         job.status == JobStatus.RUNNING and beat and timezone.now() - beat > STALE_AFTER
     ):
-        kick()  # queued before a restart, or its worker died: this process takes it over
+        kick()
+
+
+def describe(job: Proposal) -> dict:
     return {
         "id": str(job.pk),
         "status": job.status,

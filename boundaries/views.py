@@ -384,6 +384,9 @@ def proposal_detail(request: HttpRequest, proposal_id: str) -> JsonResponse:
         raise
     if request.method == "DELETE":
         job = proposals.cancel(job)
+    else:
+        proposals.resume(job)
+        job.refresh_from_db()
     return _json({"proposal": proposals.describe(job)})
 
 
