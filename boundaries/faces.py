@@ -86,8 +86,9 @@ def _lines_of(geom: BaseGeometry) -> list[BaseGeometry]:
 
 
 def polygonise(region: BaseGeometry, lines: list[BaseGeometry], metric: Metric) -> list[Polygon]:
-    """The faces into which `lines` (already inside the region) and the region's boundary cut it,
-    clipped to it, with any area the polygonisation missed handed back as faces of its own."""
+    """The faces into which `lines` (inside the region, or crossing its boundary by a little) and the
+    region's boundary cut it, clipped to it, with any area the polygonisation missed handed back as
+    faces of its own (so the faces always tile the region)."""
     noded = shapely.union_all([region.boundary, *lines])
     faces = [f for f in shapely.get_parts(shapely.polygonize(shapely.get_parts(noded))) if not f.is_empty]
     # Faces inside holes of the region (a dedicated grid, say) are not the region's.
