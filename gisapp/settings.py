@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "cases",
     "fixtures",
     "boundaries",
+    "onboarding",
     "geocoding",
     "tiles",
     "frontend",

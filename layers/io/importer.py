@@ -55,6 +55,8 @@ class ImportOptions:
     replace: bool = False
     skip_invalid: bool = False
     progress: bool = False
+    # our property ← their column, where the file's column names are not ones the layer knows
+    fields: dict[str, str] | None = None
 
 
 @dataclass
@@ -310,6 +312,8 @@ def run_import(options: ImportOptions, log: Callable[[str], None] = lambda _: No
             reader.raw_names = dict(zip(decoded, columns, strict=True))
             columns = decoded
         matched, report.ignored_columns = match_columns(columns, mapping.aliases())
+        if options.fields:
+            matched, report.ignored_columns = _explicit_columns(options.fields, matched, columns, mapping)
         missing = [p for p in mapping.required if p not in matched]
         if missing:
             raise LayerIOError(
@@ -359,6 +363,30 @@ def run_import(options: ImportOptions, log: Callable[[str], None] = lambda _: No
         return report
     report.written = _write(mapping, good, options, report)
     return report
+
+
+def _explicit_columns(
+    fields: dict[str, str], matched: dict[str, str], columns: list[str], mapping: LayerMapping
+) -> tuple[dict[str, str], list[str]]:
+    """Named columns win over the ones guessed from aliases."""
+    known = mapping.aliases()
+    by_lower = {c.lower(): c for c in columns}
+    out = dict(matched)
+    for prop, column in fields.items():
+        if prop not in known:
+            raise LayerIOError(
+                f"图层 {mapping.layer_id} 没有字段 {prop!r} the layer has no field {prop!r} "
+                f"(可用 known: {', '.join(known)})"
+            )
+        found = by_lower.get(str(column).lower())
+        if found is None:
+            raise LayerIOError(
+                f"文件中没有列 {column!r} the file has no column {column!r} "
+                f"(文件字段 file columns: {', '.join(columns) or '(none)'})"
+            )
+        out = {p: c for p, c in out.items() if c != found}
+        out[prop] = found
+    return out, [c for c in columns if c not in out.values()]
 
 
 def _write(mapping: LayerMapping, objs: list, options: ImportOptions, report: ImportReport) -> int:

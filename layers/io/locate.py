@@ -98,6 +98,11 @@ class Locator:
         return _index(rows, str)
 
     @cached_property
+    def gridded_communities(self) -> set[str]:
+        """Codes of the communities that have grids (a grid code starts with its community's code)."""
+        return {str(code)[:12] for code in self.comprehensive_grids.payloads + self.partition_grids.payloads}
+
+    @cached_property
     def has_grids(self) -> bool:
         return bool(self.comprehensive_grids.geoms or self.partition_grids.geoms)
 

@@ -156,7 +156,10 @@ class LayerMapping:
             row.problems.append("不在任何社区范围内 not inside any community")
         grid_code = self.locator.grid_code_at(point)
         if grid_code is None:
-            if need_grid and self.locator.has_grids:
+            # A community not gridded yet (a city being onboarded, its grids still to be drawn) takes
+            # its buildings without a grid; where grids exist, a point outside all of them is an error.
+            gridded = community is None or community.code in self.locator.gridded_communities
+            if need_grid and self.locator.has_grids and gridded:
                 row.problems.append("不在任何综合网格内 not inside any comprehensive grid")
             grid_code = ""
         self.compare_derived(row, "community_code", community.code if community else None)

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class OnboardingConfig(AppConfig):
+    name = "onboarding"
+    verbose_name = _("城市数据接入")
+    default_auto_field = "django.db.models.BigAutoField"
