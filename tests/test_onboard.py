@@ -150,8 +150,7 @@ def test_apply_loads_what_the_dry_run_found_loadable_and_twice_changes_nothing(f
     applied = onboard(folder, apply=True)
     assert applied["applied"] and Onboarding.objects.count() == 1
     assert (
-        AdminUnit.objects.filter(code__startswith="9902").count()
-        == dry["layers"]["admin-units"]["loadable"]
+        AdminUnit.objects.filter(code__startswith="9902").count() == dry["layers"]["admin-units"]["loadable"]
     )
     assert Building.objects.count() - before == dry["layers"]["buildings"]["loadable"] == 6
     assert set(
