@@ -26,6 +26,8 @@ LAYER_NAMES = {
 CHECK_NAMES = {
     "communities_overlap": "同一街道内社区相互重叠 communities overlapping inside their street",
     "communities_gap": "街道内未被社区覆盖的空隙 parts of a street covered by no community",
+    "buildings_outside_communities": "不在任何社区内的楼栋 buildings outside every community",
+    "grids_crossing_communities": "跨越社区界线的网格 grids crossing community lines",
 }
 MAX_ROWS = 500
 STYLE = """body{font:14px/1.5 sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:8px 0}

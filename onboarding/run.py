@@ -119,6 +119,21 @@ order by 2 desc
 """
 
 
+# Checks the importer already makes row by row, gathered across files: (layer, words of the reason).
+FROM_REJECTIONS = {
+    "buildings_outside_communities": ("buildings", "not inside any community"),
+    "grids_crossing_communities": ("grids", "lies outside its community"),
+}
+
+
+def _from_rejections(layers: dict) -> dict:
+    out = {}
+    for check, (layer, words) in FROM_REJECTIONS.items():
+        rows = [r for r in layers.get(layer, {}).get("rejected", []) if words in r["reason"]]
+        out[check] = {"count": len(rows), "examples": rows[:EXAMPLES]}
+    return out
+
+
 def _point(geojson: str) -> list[float]:
     return json.loads(geojson)["coordinates"]
 
@@ -180,7 +195,7 @@ def onboard(
             with connection.cursor() as cur:
                 cur.execute("select coalesce(array_agg(code), '{}') from layers_adminunit")
                 loaded = set(cur.fetchone()[0]) - before
-            report["checks"] = checks_across_layers(loaded)
+            report["checks"] = {**checks_across_layers(loaded), **_from_rejections(report["layers"])}
             if not apply:
                 raise _DryRun
             report["applied"] = True

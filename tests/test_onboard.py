@@ -93,6 +93,13 @@ def folder(tmp_path: Path) -> Path:
             {"用途": "residential", "路名": "湖滨路", "门牌": None, "floors": 2},
         )
     )
+    # and one in the strip that no community holds
+    rows.append(
+        (
+            box(X0 + 0.005, Y0 + H - 0.0015, X0 + 0.0055, Y0 + H - 0.001),
+            {"用途": "residential", "路名": "湖滨路", "门牌": "7号", "floors": 2},
+        )
+    )
     _write(tmp_path / "buildings.geojson", b, rows)
     (tmp_path / "addresses.csv").write_text(
         "标准地址,楼栋编码\n明川区东湖街道湖滨路1号,B1\n", encoding="utf-8"
@@ -127,8 +134,8 @@ def test_the_dry_run_changes_nothing_and_names_every_defect(folder):
     street = admin["files"][2]
     assert "gbk" in street["encoding"].lower() and "4551" in street["crs"]
     bld = report["layers"]["buildings"]
-    assert (bld["read"], bld["loadable"]) == (8, 6)
-    assert sorted(r["row"] for r in bld["rejected"]) == [7, 8]
+    assert (bld["read"], bld["loadable"]) == (9, 6)
+    assert sorted(r["row"] for r in bld["rejected"]) == [7, 8, 9]
     assert all(r["reason"] and r["file"] == "buildings.geojson" for r in bld["rejected"])
     assert "door_number" in next(r["reason"] for r in bld["rejected"] if r["row"] == 8)
     # a layer this version cannot load yet says so instead of pretending
@@ -140,6 +147,8 @@ def test_the_dry_run_changes_nothing_and_names_every_defect(folder):
     # the strip nobody holds, largest first; the street's reprojected corners leave crumbs beside it
     assert gap["count"] >= 1 and gap["examples"][0]["street"] == "990201001"
     assert 300_000 < gap["examples"][0]["area_m2"] < 400_000
+    outside = report["checks"]["buildings_outside_communities"]
+    assert outside["count"] == 1 and outside["examples"][0]["row"] == 9
     page = (folder / "onboard-report.html").read_text(encoding="utf-8")
     assert "试运行" in page and "buildings.geojson" in page and "<svg" in page
 
@@ -164,7 +173,7 @@ def test_apply_loads_what_the_dry_run_found_loadable_and_twice_changes_nothing(f
 def test_the_command_prints_a_summary(folder, capsys):
     call_command("onboard", str(folder))
     out = capsys.readouterr().out
-    assert "buildings: read 8, loadable 6, rejected 2" in out and "dry run" in out
+    assert "buildings: read 9, loadable 6, rejected 3" in out and "dry run" in out
 
 
 @pytest.mark.parametrize(
