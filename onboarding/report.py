@@ -88,18 +88,22 @@ def write_html(path: Path, report: dict) -> None:
         )
     out.append("</table>")
     for layer, r in report.get("layers", {}).items():
-        if not r["rejected"]:
-            continue
-        out.append(f"<h3>{escape(LAYER_NAMES.get(layer, layer))}：拒绝的要素 rejected features</h3>")
-        out.append("<table><tr><th>文件 file</th><th>行 row</th><th>要素 id</th><th>原因 reason</th></tr>")
-        for x in r["rejected"][:MAX_ROWS]:
-            out.append(
-                f"<tr><td>{escape(x['file'])}</td><td>{x['row']}</td><td>{escape(str(x['id']))}</td>"
-                f"<td>{escape(x['reason'])}</td></tr>"
-            )
-        out.append("</table>")
-        if len(r["rejected"]) > MAX_ROWS:
-            out.append(f"<p>… 另有 {len(r['rejected']) - MAX_ROWS} 个 and more (see the JSON report)</p>")
+        for key, what, why in (
+            ("rejected", "拒绝的要素 rejected features", "reason"),
+            ("repaired", "已修复或略去的要素 features mended or left out", "how"),
+        ):
+            if not r[key]:
+                continue
+            out.append(f"<h3>{escape(LAYER_NAMES.get(layer, layer))}：{what}</h3>")
+            out.append("<table><tr><th>文件 file</th><th>行 row</th><th>要素 id</th><th>说明 why</th></tr>")
+            for x in r[key][:MAX_ROWS]:
+                out.append(
+                    f"<tr><td>{escape(x['file'])}</td><td>{x['row']}</td><td>{escape(str(x['id']))}</td>"
+                    f"<td>{escape(x[why])}</td></tr>"
+                )
+            out.append("</table>")
+            if len(r[key]) > MAX_ROWS:
+                out.append(f"<p>… 另有 {len(r[key]) - MAX_ROWS} 个 and more (see the JSON report)</p>")
     out.append(
         "<h2>跨图层检查 Checks across layers</h2><table><tr><th>检查 check</th><th>数量 count</th></tr>"
     )

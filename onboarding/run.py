@@ -60,7 +60,7 @@ def _load(entry: Entry, progress: bool, log: Callable[[str], None]) -> tuple[dic
     info: dict = {"file": entry.path.name, **({"level": entry.level} if entry.level else {})}
     if entry.net:
         info["net"] = entry.net
-    out = {"read": 0, "loadable": 0, "rejected": [], "warnings": []}
+    out = {"read": 0, "loadable": 0, "rejected": [], "repaired": [], "warnings": []}
     if entry.layer not in importable_layers():
         info["error"] = (
             f"此版本尚不能接入图层 {entry.layer} this version cannot onboard the {entry.layer} layer yet"
@@ -74,6 +74,7 @@ def _load(entry: Entry, progress: bool, log: Callable[[str], None]) -> tuple[dic
         net=entry.net,
         source_layer=entry.source_layer,
         skip_invalid=True,
+        repair=True,
         progress=progress,
         fields=entry.fields or None,
     )
@@ -85,7 +86,11 @@ def _load(entry: Entry, progress: bool, log: Callable[[str], None]) -> tuple[dic
         return info, out
     info.update(driver=report.driver, crs=report.source_crs, encoding=report.encoding or "UTF-8")
     out["read"] = report.read
-    out["loadable"] = report.read - len(report.bad)
+    out["loadable"] = report.read - len(report.bad) - report.dropped
+    out["repaired"] = [
+        {"file": entry.path.name, "row": r.index, "id": r.fid, "how": "; ".join(r.reasons)}
+        for r in report.repaired
+    ]
     out["rejected"] = [
         {"file": entry.path.name, "row": b.index, "id": b.fid, "reason": "; ".join(b.reasons)}
         for b in report.bad
@@ -191,6 +196,7 @@ def onboard(
                 layer["read"] += part["read"]
                 layer["loadable"] += part["loadable"]
                 layer["rejected"] += part["rejected"]
+                layer["repaired"] += part["repaired"]
                 layer["warnings"] += part["warnings"]
             with connection.cursor() as cur:
                 cur.execute("select coalesce(array_agg(code), '{}') from layers_adminunit")

@@ -93,13 +93,14 @@ def folder(tmp_path: Path) -> Path:
             {"用途": "residential", "路名": "湖滨路", "门牌": None, "floors": 2},
         )
     )
-    # and one in the strip that no community holds
+    # one in the strip that no community holds, and the first one again
     rows.append(
         (
             box(X0 + 0.005, Y0 + H - 0.0015, X0 + 0.0055, Y0 + H - 0.001),
             {"用途": "residential", "路名": "湖滨路", "门牌": "7号", "floors": 2},
         )
     )
+    rows.append(rows[0])
     _write(tmp_path / "buildings.geojson", b, rows)
     (tmp_path / "addresses.csv").write_text(
         "标准地址,楼栋编码\n明川区东湖街道湖滨路1号,B1\n", encoding="utf-8"
@@ -134,8 +135,17 @@ def test_the_dry_run_changes_nothing_and_names_every_defect(folder):
     street = admin["files"][2]
     assert "gbk" in street["encoding"].lower() and "4551" in street["crs"]
     bld = report["layers"]["buildings"]
-    assert (bld["read"], bld["loadable"]) == (9, 6)
-    assert sorted(r["row"] for r in bld["rejected"]) == [7, 8, 9]
+    # the bow-tie (row 7) is made valid and loads; the copy of row 1 (row 10) is left out
+    assert (bld["read"], bld["loadable"]) == (10, 7)
+    assert sorted(r["row"] for r in bld["rejected"]) == [8, 9]
+    assert [(r["row"], r["how"].split(" ")[0]) for r in bld["repaired"]] == [
+        (7, "MakeValid（ST_MakeValid）修复无效几何"),
+        (10, "与第"),
+    ]
+    assert (
+        "Self-intersection" in bld["repaired"][0]["how"]
+        and "duplicate of feature 1" in bld["repaired"][1]["how"]
+    )
     assert all(r["reason"] and r["file"] == "buildings.geojson" for r in bld["rejected"])
     assert "door_number" in next(r["reason"] for r in bld["rejected"] if r["row"] == 8)
     # a layer this version cannot load yet says so instead of pretending
@@ -150,7 +160,12 @@ def test_the_dry_run_changes_nothing_and_names_every_defect(folder):
     outside = report["checks"]["buildings_outside_communities"]
     assert outside["count"] == 1 and outside["examples"][0]["row"] == 9
     page = (folder / "onboard-report.html").read_text(encoding="utf-8")
-    assert "试运行" in page and "buildings.geojson" in page and "<svg" in page
+    assert (
+        "试运行" in page
+        and "buildings.geojson" in page
+        and "<svg" in page
+        and "duplicate of feature 1" in page
+    )
 
 
 def test_apply_loads_what_the_dry_run_found_loadable_and_twice_changes_nothing(folder):
@@ -161,19 +176,19 @@ def test_apply_loads_what_the_dry_run_found_loadable_and_twice_changes_nothing(f
     assert (
         AdminUnit.objects.filter(code__startswith="9902").count() == dry["layers"]["admin-units"]["loadable"]
     )
-    assert Building.objects.count() - before == dry["layers"]["buildings"]["loadable"] == 6
+    assert Building.objects.count() - before == dry["layers"]["buildings"]["loadable"] == 7
     assert set(
         Building.objects.filter(community__code__startswith="990201").values_list("door_number", flat=True)
-    ) == {f"{i}号" for i in range(1, 7)}
+    ) == {*(f"{i}号" for i in range(1, 7)), "99号"}
     again = onboard(folder, apply=True)
     assert again["already_applied"] and not again["applied"]
-    assert Building.objects.count() - before == 6 and Onboarding.objects.count() == 1
+    assert Building.objects.count() - before == 7 and Onboarding.objects.count() == 1
 
 
 def test_the_command_prints_a_summary(folder, capsys):
     call_command("onboard", str(folder))
     out = capsys.readouterr().out
-    assert "buildings: read 9, loadable 6, rejected 3" in out and "dry run" in out
+    assert "buildings: read 10, loadable 7, repaired 2, rejected 2" in out and "dry run" in out
 
 
 @pytest.mark.parametrize(

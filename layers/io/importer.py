@@ -57,6 +57,9 @@ class ImportOptions:
     progress: bool = False
     # our property ← their column, where the file's column names are not ones the layer knows
     fields: dict[str, str] | None = None
+    # mend what can be mended instead of refusing it: invalid geometry made valid (GEOS MakeValid, the
+    # algorithm of PostGIS's ST_MakeValid), an exact duplicate of an earlier feature dropped
+    repair: bool = False
 
 
 @dataclass
@@ -85,6 +88,8 @@ class ImportReport:
     written: int = 0  # rows added or (admin units with --replace) updated
     updated: int = 0
     bad: list[BadFeature] = field(default_factory=list)
+    repaired: list[BadFeature] = field(default_factory=list)  # `reasons` say how each was mended
+    dropped: int = 0  # duplicates left out (with repair)
     deleted: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     dry_run: bool = False
@@ -167,8 +172,11 @@ def _sample_strings(src: Any) -> list[str]:
     return out
 
 
-def read_geometry(raw: Any, family: str, reproject: Reprojector, problems: list[str]) -> BaseGeometry | None:
-    """Check a feature's geometry in the file's own CRS, reproject it, promote it to Multi* as stored."""
+def read_geometry(
+    raw: Any, family: str, reproject: Reprojector, problems: list[str], repairs: list[str] | None = None
+) -> BaseGeometry | None:
+    """Check a feature's geometry in the file's own CRS, reproject it, promote it to Multi* as stored.
+    With `repairs` (a list to say what was done), an invalid geometry is made valid instead of refused."""
     if raw is None:
         problems.append("缺少几何 missing geometry")
         return None
@@ -187,8 +195,12 @@ def read_geometry(raw: Any, family: str, reproject: Reprojector, problems: list[
         problems.append(f"几何类型错误 wrong geometry type {geom.geom_type}, expected {EXPECTED[family]}")
         return None
     if not geom.is_valid:
-        problems.append(f"几何无效 invalid geometry: {explain_validity(geom)}")
-        return None
+        fixed = _made_valid(geom, family) if repairs is not None else None
+        if fixed is None:
+            problems.append(f"几何无效 invalid geometry: {explain_validity(geom)}")
+            return None
+        repairs.append(f"MakeValid（ST_MakeValid）修复无效几何 made valid: {explain_validity(geom)}")
+        geom = fixed
     geom = reproject(geom)
     if not all_finite(geom):
         problems.append("坐标无法转换到 CGCS2000 coordinates cannot be transformed (wrong CRS?)")
@@ -201,6 +213,39 @@ def read_geometry(raw: Any, family: str, reproject: Reprojector, problems: list[
     elif geom.geom_type == "LineString":
         geom = MultiLineString([geom])
     return geom
+
+
+def _made_valid(geom: BaseGeometry, family: str) -> BaseGeometry | None:
+    """The parts of the made-valid geometry of the layer's kind (a bow-tie becomes two triangles), or
+    None when nothing of that kind is left."""
+    kinds = {"polygon": ("Polygon",), "line": ("LineString",), "point": ("Point",)}[family]
+    parts = [
+        p for p in shapely.get_parts(shapely.make_valid(geom)) if p.geom_type in kinds and not p.is_empty
+    ]
+    if not parts:
+        return None
+    merged = shapely.union_all(parts)
+    return merged if merged.is_valid and merged.geom_type in ACCEPTED[family] else None
+
+
+def _drop_duplicates(rows: list[Row]) -> None:
+    """With repair: a feature whose geometry and values equal an earlier one's is left out."""
+    seen: dict[tuple, int] = {}
+    for row in rows:
+        if row.problems or row.geom is None:
+            continue
+        key = (
+            shapely.to_wkb(shapely.normalize(shapely.set_precision(row.geom, 1e-9))),
+            tuple(sorted((k, str(v)) for k, v in row.values.items())),
+        )
+        if key in seen:
+            row.dropped = True
+            row.obj = None
+            row.repairs.append(
+                f"与第 {seen[key]} 个要素完全重复，已略去 dropped: a duplicate of feature {seen[key]}"
+            )
+        else:
+            seen[key] = row.index
 
 
 class _Reader:
@@ -222,6 +267,7 @@ class _Reader:
         self.locator = locator
         self.raw_names = {}  # decoded column name → the name fiona knows
         self.outside = 0
+        self.repair = False
 
     def row(self, index: int, feature: Any) -> Row:
         row = Row(index=index, fid=str(feature.id))
@@ -245,7 +291,13 @@ class _Reader:
         for prop in self.mapping.required:
             if row.values.get(prop) is None and not any(p.startswith(f"{prop}:") for p in row.problems):
                 row.problems.append(f"缺少必填属性 missing required attribute '{prop}'")
-        row.geom = read_geometry(feature.geometry, self.mapping.family, self.reproject, row.problems)
+        row.geom = read_geometry(
+            feature.geometry,
+            self.mapping.family,
+            self.reproject,
+            row.problems,
+            row.repairs if self.repair else None,
+        )
         if row.geom is None:
             return row
         if self.mapping.check_city and self.locator.in_city(row.geom) is False:
@@ -300,6 +352,7 @@ def run_import(options: ImportOptions, log: Callable[[str], None] = lambda _: No
         reproject = Reprojector(source_crs, parse_crs(STORAGE_CRS))
 
         reader = _Reader(mapping, {}, encoding, reproject, locator)
+        reader.repair = options.repair
         columns = list(src.schema["properties"])
         if encoding is not None:
             try:
@@ -342,10 +395,15 @@ def run_import(options: ImportOptions, log: Callable[[str], None] = lambda _: No
             for index, feature in enumerate(bar, 1):
                 rows.append(reader.row(index, feature))
 
+    if options.repair:
+        _drop_duplicates(rows)
     mapping.check_all(rows)
     for row in rows:
         if row.problems:
             report.bad.append(BadFeature(row.index, row.fid, mapping.label(row.values), row.problems))
+        elif row.repairs:
+            report.repaired.append(BadFeature(row.index, row.fid, mapping.label(row.values), row.repairs))
+            report.dropped += row.dropped
     report.warnings.extend(mapping.summary_warnings())
     hint = ""
     if reader.outside and reader.outside == report.read:

@@ -57,6 +57,9 @@ class Row:
     geom: BaseGeometry | None = None  # EPSG:4490, promoted to the model's geometry type
     problems: list[str] = field(default_factory=list)
     obj: models.Model | None = None
+    # what the import mended (with --repair): the row loads, and the report says how
+    repairs: list[str] = field(default_factory=list)
+    dropped: bool = False  # a duplicate of an earlier row, not loaded (with --repair)
 
 
 @dataclass

@@ -35,8 +35,8 @@ class Command(BaseCommand):
         for layer, r in report["layers"].items():
             errors = [f for f in r["files"] if f.get("error")]
             self.stdout.write(
-                f"{layer}: read {r['read']}, loadable {r['loadable']}, rejected {len(r['rejected'])}"
-                + (f", {len(errors)} file(s) not read" if errors else "")
+                f"{layer}: read {r['read']}, loadable {r['loadable']}, repaired {len(r['repaired'])}, "
+                f"rejected {len(r['rejected'])}" + (f", {len(errors)} file(s) not read" if errors else "")
             )
         for check, c in report["checks"].items():
             self.stdout.write(f"{check}: {c['count']}")
