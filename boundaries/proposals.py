@@ -12,11 +12,9 @@ import logging
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from gisapp.background import Drainer, JobStatus
+from gisapp.background import Drainer, JobStatus, claim
 from layers.models import AdminUnit
 
 from .drafts import check_permission
@@ -57,23 +55,8 @@ def queue(user, area_code: object, target: object, village_target: object, note:
 
 
 def claim_next() -> Proposal | None:
-    """Take the oldest queued run, or a running one whose worker stopped beating."""
-    stale = timezone.now() - STALE_AFTER
-    with transaction.atomic():
-        job = (
-            Proposal.objects.select_for_update(skip_locked=True)
-            .filter(Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, heartbeat_at__lt=stale))
-            .order_by("created_at")
-            .first()
-        )
-        if job is None:
-            return None
-        now = timezone.now()
-        Proposal.objects.filter(pk=job.pk).update(
-            status=JobStatus.RUNNING, heartbeat_at=now, started_at=now, done=0
-        )
-        job.refresh_from_db()
-        return job
+    """Take the oldest queued run, or a running one whose worker stopped beating (it starts over)."""
+    return claim(Proposal, STALE_AFTER, done=0)
 
 
 def run(job: Proposal) -> None:

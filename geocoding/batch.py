@@ -18,10 +18,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.utils import timezone
 
-from gisapp.background import Drainer
+from gisapp.background import Drainer, claim
 from gisapp.limits import has_nul
 
 from . import crs as crsmod
@@ -320,22 +320,9 @@ def run_job(job_id, progress: Callable[[int], None] | None = None) -> None:
 
 
 def claim_next() -> GeocodeJob | None:
-    """Take the oldest queued job, or a running one whose worker stopped beating."""
-    stale = timezone.now() - STALE_AFTER
-    with transaction.atomic():
-        job = (
-            GeocodeJob.objects.select_for_update(skip_locked=True)
-            .filter(Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, heartbeat_at__lt=stale))
-            .order_by("created_at")
-            .first()
-        )
-        if job is None:
-            return None
-        now = timezone.now()
-        GeocodeJob.objects.filter(pk=job.pk).update(
-            status=JobStatus.RUNNING, heartbeat_at=now, started_at=job.started_at or now
-        )
-        return job
+    """Take the oldest queued job, or a running one whose worker stopped beating (it resumes after its
+    last stored chunk)."""
+    return claim(GeocodeJob, STALE_AFTER)
 
 
 # The per-process worker thread (gisapp.background); tests set GEOCODE_BATCH_INLINE to work in-line.

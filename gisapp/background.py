@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, connection, models
+from django.db import close_old_connections, connection, models, transaction
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -26,6 +29,29 @@ class JobStatus(models.TextChoices):
     DONE = "done", _("已完成")
     FAILED = "failed", _("失败")
     CANCELLED = "cancelled", _("已取消")
+
+
+def claim(model: type[models.Model], stale_after: timedelta, **restart) -> models.Model | None:
+    """Take the oldest queued job of `model`, or a running one whose worker stopped beating, and mark it
+    running; `restart` are the fields to reset when a job starts over (a job that resumes sets none).
+    The model has `status`, `created_at`, `started_at` and `heartbeat_at`."""
+    stale = timezone.now() - stale_after
+    with transaction.atomic():
+        job = (
+            model.objects.select_for_update(skip_locked=True)
+            .filter(Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, heartbeat_at__lt=stale))
+            .order_by("created_at")
+            .first()
+        )
+        if job is None:
+            return None
+        now = timezone.now()
+        started = now if restart else (job.started_at or now)
+        model.objects.filter(pk=job.pk).update(
+            status=JobStatus.RUNNING, heartbeat_at=now, started_at=started, **restart
+        )
+        job.refresh_from_db()
+        return job
 
 
 class Drainer:
