@@ -8,14 +8,12 @@ each community together, so they are redrawn together) inside one area.  The pub
 
 from __future__ import annotations
 
-import uuid
-
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from gisapp.background import JobStatus
+from gisapp.background import BackgroundJob
 from layers.models.geo import SRID
 
 
@@ -153,18 +151,16 @@ class RetiredCode(models.Model):
         return self.code
 
 
-class Proposal(models.Model):
+class Proposal(BackgroundJob):
     """A run of the grid drawing assistant (boundaries.propose), worked in the background; when done it
     names the draft it made.  Nothing is written until the very end, so a cancelled or failed run
     leaves no draft behind."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # Codes, not foreign keys: the city loader may replace admin units and users under a finished run.
     area_code = models.CharField(_("范围"), max_length=12)
     target = models.PositiveIntegerField(_("城市社区目标户数"))
     village_target = models.PositiveIntegerField(_("村目标户数"))
     note = models.TextField(_("说明"), blank=True)
-    status = models.CharField(_("状态"), max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
     done = models.PositiveIntegerField(_("已划分社区"), default=0)
     total = models.PositiveIntegerField(_("社区数"), default=0)
     draft = models.ForeignKey(
@@ -173,23 +169,10 @@ class Proposal(models.Model):
     summary = models.JSONField(default=dict)
     # The refusal (code, reason, error zh/en) or failure that ended the run.
     error = models.JSONField(null=True, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        db_constraint=False,
-        related_name="+",
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
+    class Meta(BackgroundJob.Meta):
         verbose_name = _("网格划分任务")
         verbose_name_plural = _("网格划分任务")
-        ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"{self.area_code} {self.target}/{self.village_target} ({self.status})"

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import uuid
 
-from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from gisapp.background import JobStatus
+from gisapp.background import BackgroundJob, JobStatus  # noqa: F401 - JobStatus is imported from here too
 
 
 class PlaceKind(models.TextChoices):
@@ -118,20 +117,9 @@ class PlaceName(models.Model):
         ]
 
 
-class GeocodeJob(models.Model):
+class GeocodeJob(BackgroundJob):
     """A batch of addresses geocoded in the background; results are kept per chunk (see batch.py)."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    status = models.CharField(_("状态"), max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
-    # No constraint: the city loader truncates auth_user with CASCADE, which must not take jobs with it.
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        db_constraint=False,
-        related_name="+",
-    )
     crs = models.CharField(_("输出坐标系"), max_length=16, default="EPSG:4490")
     columns = models.JSONField(_("输入列"), default=list)
     query_column = models.PositiveSmallIntegerField(default=0)
@@ -141,15 +129,10 @@ class GeocodeJob(models.Model):
     matched = models.PositiveIntegerField(_("已匹配"), default=0)
     failed = models.PositiveIntegerField(_("未匹配"), default=0)
     error = models.TextField(_("错误"), blank=True)
-    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
+    class Meta(BackgroundJob.Meta):
         verbose_name = _("批量地理编码任务")
         verbose_name_plural = _("批量地理编码任务")
-        ordering = ["-created_at"]
 
 
 class GeocodeJobChunk(models.Model):

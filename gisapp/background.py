@@ -11,6 +11,7 @@ concurrent job would only slow the web requests down.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -29,6 +30,31 @@ class JobStatus(models.TextChoices):
     DONE = "done", _("已完成")
     FAILED = "failed", _("失败")
     CANCELLED = "cancelled", _("已取消")
+
+
+class BackgroundJob(models.Model):
+    """What every background job records: where it is, whose it is, and when it started, beat and ended
+    (`claim` and the stale-heartbeat takeover read these)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    status = models.CharField(_("状态"), max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    # No constraint: the city loader truncates auth_user with CASCADE, which must not take jobs with it.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_constraint=False,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at"]
 
 
 def claim(model: type[models.Model], stale_after: timedelta, **restart) -> models.Model | None:
