@@ -37,8 +37,8 @@ def _write(path: Path, schema: dict, rows: list[tuple], crs: str = "EPSG:4326", 
             out.write({"geometry": mapping(geom), "properties": props})
 
 
-def _to_4551(geom):
-    t = pyproj.Transformer.from_crs(4326, 4551, always_xy=True)
+def _to_4547(geom):
+    t = pyproj.Transformer.from_crs(4326, 4547, always_xy=True)
     return shapely.transform(geom, lambda c: np.column_stack(t.transform(c[:, 0], c[:, 1])))
 
 
@@ -48,12 +48,12 @@ def folder(tmp_path: Path) -> Path:
     outline = box(X0, Y0, X0 + W, Y0 + H)
     _write(tmp_path / "city.geojson", unit, [(outline, {"code": "990200", "name": "明川市"})])
     _write(tmp_path / "district.geojson", unit, [(outline, {"code": "990201", "name": "明川区"})])
-    # the street: GBK attributes, EPSG:4551, and the .cpg removed as old exports leave it
+    # the street: GBK attributes, EPSG:4547 (CM 114°E, not even this place's zone), no .cpg
     _write(
         tmp_path / "streets.shp",
         unit,
-        [(_to_4551(box(X0, Y0, X0 + W, Y0 + H)), {"code": "990201001", "name": "东湖街道"})],
-        crs="EPSG:4551",
+        [(_to_4547(box(X0, Y0, X0 + W, Y0 + H)), {"code": "990201001", "name": "东湖街道"})],
+        crs="EPSG:4547",
         driver="ESRI Shapefile",
         encoding="gbk",
     )
@@ -133,7 +133,7 @@ def test_the_dry_run_changes_nothing_and_names_every_defect(folder):
     files = [f["file"] for f in admin["files"]]
     assert files == ["city.geojson", "district.geojson", "streets.shp", "communities.shp"]
     street = admin["files"][2]
-    assert "gbk" in street["encoding"].lower() and "4551" in street["crs"]
+    assert "gbk" in street["encoding"].lower() and "4547" in street["crs"]
     bld = report["layers"]["buildings"]
     # the bow-tie (row 7) is made valid and loads; the copy of row 1 (row 10) is left out
     assert (bld["read"], bld["loadable"]) == (10, 7)
