@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 import shapely
+from django.db import connection
 from shapely.geometry import LineString, Polygon, mapping
 from shapely.geometry.base import BaseGeometry
 
@@ -134,3 +135,15 @@ def partition_problems(community_ids: list[int], group: str = "community", srid:
         )
         problems += [f"duplicate current code {r[0]}" for r in cur.fetchall()]
     return problems
+
+
+def remove_comprehensive_grids() -> None:
+    """ "The city with its grids removed", for the grid assistant's tests and benchmark: every
+    comprehensive grid row goes (dedicated grids stay), and so do draft rows copied from them.  Only
+    ever inside a transaction that is rolled back."""
+    grids = (
+        "select g.id from layers_grid g join layers_net n on n.id = g.net_id where n.code = 'comprehensive'"
+    )
+    with connection.cursor() as cur:
+        cur.execute(f"delete from boundaries_draftgrid where source_id in ({grids})")
+        cur.execute(f"delete from layers_grid where id in ({grids})")

@@ -25,6 +25,7 @@ from boundaries.measure import measure
 from boundaries.models import Draft, DraftGrid, Proposal
 from boundaries.propose import Cancelled, propose
 from boundaries.publish import publish
+from boundaries.testing import remove_comprehensive_grids
 from boundaries.validation import validate
 from fixtures.citygen.partition import reading_order
 from layers.models import AdminUnit, Building, Grid
@@ -42,15 +43,7 @@ def planner():
 @pytest.fixture
 def no_grids():
     """The demo city without its comprehensive grids (dedicated grids stay), for this test only."""
-    with connection.cursor() as cur:
-        comprehensive = (
-            "select g.id from layers_grid g join layers_net n on n.id = g.net_id "
-            "where n.code = 'comprehensive'"
-        )
-        cur.execute(
-            f"delete from boundaries_draftgrid where source_id in ({comprehensive})"
-        )  # drafts of others
-        cur.execute(f"delete from layers_grid where id in ({comprehensive})")
+    remove_comprehensive_grids()
     assert not Grid.objects.filter(net__code="comprehensive").exists()
 
 

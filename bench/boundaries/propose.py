@@ -112,6 +112,7 @@ def main() -> None:
     from boundaries.geometry import metric_of
     from boundaries.measure import measure
     from boundaries.propose import propose
+    from boundaries.testing import remove_comprehensive_grids
     from boundaries.validation import validate
 
     results: dict = {
@@ -127,13 +128,7 @@ def main() -> None:
         with transaction.atomic():
             user = User.objects.create_superuser("bench-propose", password=None)
             if not args.keep_grids:
-                with connection.cursor() as cur:
-                    grids = (
-                        "select g.id from layers_grid g join layers_net n on n.id = g.net_id "
-                        "where n.code = 'comprehensive'"
-                    )
-                    cur.execute(f"delete from boundaries_draftgrid where source_id in ({grids})")
-                    cur.execute(f"delete from layers_grid where id in ({grids})")
+                remove_comprehensive_grids()
             t = time.perf_counter()
             draft, summary = propose(user, args.area, args.target, args.village_target)
             results["propose_s"] = round(time.perf_counter() - t, 2)
