@@ -146,7 +146,7 @@ def _sweep(graph, nodes, inside, key, want, unit, size):
     best = math.inf
     while True:
         if len(order) < len(nodes):
-            score = abs(weight - want) / unit + CUT_PENALTY * cut / size
+            score = _balance(weight, cut, want, unit, size)
             if score < best:
                 best = score
                 yield score, list(order)
@@ -172,6 +172,12 @@ def _score(graph, members, inside, want, unit, size) -> float:
     cut = sum(
         length for n in members for m, length in graph.adj[n].items() if m in inside and m not in chosen
     )
+    return _balance(weight, cut, want, unit, size)
+
+
+def _balance(weight: float, cut: float, want: float, unit: float, size: float) -> float:
+    """A half's score: how far its households are from the share (in grids' worth), plus the length of
+    the cut relative to the size of the set."""
     return abs(weight - want) / unit + CUT_PENALTY * cut / size
 
 

@@ -102,14 +102,19 @@ def _draft(request: HttpRequest, draft_id: int) -> Draft:
     draft = Draft.objects.select_related("area", "net", "created_by").filter(pk=draft_id).first()
     if draft is None:
         raise missing
+    _permitted_or_missing(request.user, draft.area, missing)
+    return draft
+
+
+def _permitted_or_missing(user, area: AdminUnit, missing: Refusal) -> None:
+    """Planners of the area only; a thing outside the caller's area answers `missing` (404), since a
+    403 would confirm that it exists."""
     try:
-        check_permission(request.user, draft.area)
+        check_permission(user, area)
     except Refusal as exc:
-        # A draft outside the caller's area answers 404 too: a 403 would confirm that it exists.
         if exc.reason == "outside_jurisdiction":
             raise missing from None
         raise
-    return draft
 
 
 @idempotent("boundary-draft")
@@ -376,12 +381,7 @@ def proposal_detail(request: HttpRequest, proposal_id: str) -> JsonResponse:
     area = AdminUnit.objects.filter(code=job.area_code).first() if job else None
     if job is None or area is None:
         raise missing
-    try:
-        check_permission(request.user, area)
-    except Refusal as exc:
-        if exc.reason == "outside_jurisdiction":
-            raise missing from None
-        raise
+    _permitted_or_missing(request.user, area, missing)
     if request.method == "DELETE":
         job = proposals.cancel(job)
     else:

@@ -51,7 +51,7 @@ def fingerprint(folder: Path, entries: list[Entry]) -> str:
     return digest.hexdigest()
 
 
-def _layer_report(layer: str) -> dict:
+def _layer_report() -> dict:
     return {"read": 0, "loadable": 0, "repaired": [], "rejected": [], "files": [], "warnings": []}
 
 
@@ -190,7 +190,7 @@ def onboard(
                 cur.execute("select coalesce(array_agg(code), '{}') from layers_adminunit")
                 before = set(cur.fetchone()[0])
             for entry in entries:
-                layer = report["layers"].setdefault(entry.layer, _layer_report(entry.layer))
+                layer = report["layers"].setdefault(entry.layer, _layer_report())
                 info, part = _load(entry, progress, log)
                 layer["files"].append(info)
                 layer["read"] += part["read"]
