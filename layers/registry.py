@@ -115,6 +115,19 @@ class LayerSpec:
         return scope(qs, user)
 
 
+BUILDING_MAP_PROPERTIES = {
+    "address": "address",
+    "grid_code": "grid_code",
+    "use": "use",
+    "floors": "floors",
+    "road": "road_name",
+    "door_number": "door_number",
+    "estate": "estate",
+    "building_number": "building_number",
+    "community_code": "community__code",
+}
+
+
 def _current_grids(qs: QuerySet) -> QuerySet:
     return qs.current()
 
@@ -179,20 +192,13 @@ LAYERS: dict[str, LayerSpec] = {
             geometry_type="MultiPolygon",
             public=True,
             minzoom=13,
-            properties={
-                "address": "address",
-                "grid_code": "grid_code",
-                "use": "use",
-                "floors": "floors",
-                "road": "road_name",
-                "door_number": "door_number",
-                "estate": "estate",
-                "building_number": "building_number",
-                "community_code": "community__code",
-            },
-            filterable=("grid_code", "use", "road", "estate", "community_code"),
+            properties={**BUILDING_MAP_PROPERTIES, "code": "code", "source": "source"},
+            filterable=("grid_code", "use", "road", "estate", "community_code", "code"),
             tiles=TileOptions(
-                max_age=300, bands=(TileBand(13, 14, attributes=("use", "floors")), TileBand(15, 22))
+                max_age=300,
+                # the office's building number and the row's source are for the register, not the map
+                attributes=BUILDING_MAP_PROPERTIES,
+                bands=(TileBand(13, 14, attributes=("use", "floors")), TileBand(15, 22)),
             ),
         ),
         LayerSpec(

@@ -110,7 +110,31 @@ def _entry(folder: Path, layer: str, raw: object, where: str, defaults: dict) ->
     )
 
 
-def read_manifest(folder: Path) -> list[Entry]:
+@dataclass(frozen=True)
+class Manifest:
+    entries: list[Entry]
+    # `draw_grids: {target: N, village_target: M}`: the grid drawing assistant draws the comprehensive
+    # grids of the loaded districts (and they are published) after the files are loaded
+    draw_grids: dict[str, int] | None = None
+
+
+def _draw_grids(raw: object) -> dict[str, int] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) - {"target", "village_target"} or "target" not in raw:
+        raise ManifestError(
+            "draw_grids: 应为 {target: 户数, village_target: 户数} must be {target: N, village_target: M}"
+        )
+    out = {}
+    for key in ("target", "village_target"):
+        value = raw.get(key, raw["target"])
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ManifestError(f"draw_grids.{key}: 应为正整数 must be a positive whole number")
+        out[key] = value
+    return out
+
+
+def read_manifest(folder: Path) -> Manifest:
     """The entries of DIR/onboard.yaml, in loading order."""
     path = folder / MANIFEST
     if not path.is_file():
@@ -130,4 +154,7 @@ def read_manifest(folder: Path) -> list[Entry]:
         for i, item in enumerate(items):
             where = f"layers.{layer}" + (f"[{i}]" if isinstance(raw, list) else "")
             entries.append(_entry(folder, layer, item, where, defaults))
-    return sorted(entries, key=lambda e: e.order)
+    unknown = sorted(set(doc) - {"layers", "crs", "encoding", "draw_grids"})
+    if unknown:
+        raise ManifestError(f"{MANIFEST}: 未知的键 unknown keys {', '.join(map(str, unknown))}")
+    return Manifest(sorted(entries, key=lambda e: e.order), _draw_grids(doc.get("draw_grids")))

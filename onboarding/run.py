@@ -16,14 +16,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.db import connection, transaction
+from tqdm import tqdm
 
+from geocoding import gazetteer
 from layers.io.errors import LayerIOError
 from layers.io.importer import ImportOptions, importable_layers, run_import
+from layers.models import AdminUnit
 
+from . import assign, tables
 from .manifest import MANIFEST, Entry, read_manifest
 from .models import Onboarding
 
@@ -55,12 +61,14 @@ def _layer_report() -> dict:
     return {"read": 0, "loadable": 0, "repaired": [], "rejected": [], "files": [], "warnings": []}
 
 
-def _load(entry: Entry, progress: bool, log: Callable[[str], None]) -> tuple[dict, dict]:
+def _load(entry: Entry, ctx: _Context) -> tuple[dict, dict]:
     """Load one file in a savepoint; its part of the layer report."""
     info: dict = {"file": entry.path.name, **({"level": entry.level} if entry.level else {})}
     if entry.net:
         info["net"] = entry.net
     out = {"read": 0, "loadable": 0, "rejected": [], "repaired": [], "warnings": []}
+    if entry.layer in tables.TABLE_LAYERS:
+        return _load_table(entry, ctx, info, out)
     if entry.layer not in importable_layers():
         info["error"] = (
             f"此版本尚不能接入图层 {entry.layer} this version cannot onboard the {entry.layer} layer yet"
@@ -75,12 +83,13 @@ def _load(entry: Entry, progress: bool, log: Callable[[str], None]) -> tuple[dic
         source_layer=entry.source_layer,
         skip_invalid=True,
         repair=True,
-        progress=progress,
+        progress=ctx.progress,
         fields=entry.fields or None,
+        addresses_later=ctx.addresses_later,
     )
     try:
         with transaction.atomic():
-            report = run_import(options, log)
+            report = run_import(options, ctx.log)
     except LayerIOError as exc:
         info["error"] = str(exc)
         return info, out
@@ -96,6 +105,28 @@ def _load(entry: Entry, progress: bool, log: Callable[[str], None]) -> tuple[dic
         for b in report.bad
     ]
     out["warnings"] = list(report.warnings)
+    return info, out
+
+
+def _load_table(entry: Entry, ctx: _Context, info: dict, out: dict) -> tuple[dict, dict]:
+    bar = tqdm(
+        disable=not ctx.progress, file=sys.stderr, unit="行 rows", desc=f"{entry.layer} {entry.path.name}"
+    )
+    try:
+        with bar, transaction.atomic():
+            if entry.layer == "addresses":
+                result = tables.load_addresses(entry, ctx.communities(), bar.update)
+            elif entry.layer == "house-units":
+                result = tables.load_house_units(entry, ctx.communities(), bar.update)
+            else:
+                result = tables.load_cases(entry, f"onboard:{ctx.fingerprint[:16]}", bar.update)
+    except LayerIOError as exc:
+        info["error"] = str(exc)
+        return info, out
+    info.update({k: v for k, v in result.info.items() if k not in ("file", "unplaced")})
+    ctx.unplaced += result.info.get("unplaced", [])
+    ctx.cases += result.loaded_ids
+    out.update(read=result.read, loadable=result.loaded, rejected=result.rejected, repaired=result.repaired)
     return info, out
 
 
@@ -124,10 +155,12 @@ order by 2 desc
 """
 
 
-# Checks the importer already makes row by row, gathered across files: (layer, words of the reason).
+# Checks the importer and the table loaders make row by row, gathered across files: (layer, words).
 FROM_REJECTIONS = {
     "buildings_outside_communities": ("buildings", "not inside any community"),
     "grids_crossing_communities": ("grids", "lies outside its community"),
+    "addresses_without_building": ("addresses", "matches no building"),
+    "house_units_without_building": ("house-units", "matches no building"),
 }
 
 
@@ -168,15 +201,55 @@ def checks_across_layers(codes: set[str]) -> dict:
     }
 
 
+@dataclass
+class _Context:
+    """What one run knows as it goes: where it reports progress, what it has loaded so far."""
+
+    fingerprint: str
+    progress: bool
+    log: Callable[[str], None]
+    addresses_later: bool
+    before: set[str]
+    cases: list[int] = field(default_factory=list)
+    unplaced: list[dict] = field(default_factory=list)
+    _communities: list[int] | None = None
+
+    def loaded_codes(self) -> set[str]:
+        with connection.cursor() as cur:
+            cur.execute("select coalesce(array_agg(code), '{}') from layers_adminunit")
+            return set(cur.fetchone()[0]) - self.before
+
+    def communities(self) -> list[int] | None:
+        """Communities this run loaded (table rows join to their buildings only), or None: all."""
+        if self._communities is None:
+            codes = [c for c in self.loaded_codes() if len(c) == 12]
+            self._communities = list(
+                AdminUnit.objects.filter(code__in=codes, level="community").values_list("pk", flat=True)
+            )
+        return self._communities or None
+
+
+def _admin_codes() -> set[str]:
+    with connection.cursor() as cur:
+        cur.execute("select coalesce(array_agg(code), '{}') from layers_adminunit")
+        return set(cur.fetchone()[0])
+
+
 def onboard(
-    folder: Path, apply: bool = False, progress: bool = False, log: Callable[[str], None] = lambda _: None
+    folder: Path,
+    apply: bool = False,
+    progress: bool = False,
+    log: Callable[[str], None] = lambda _: None,
+    user=None,
 ) -> dict:
     """Load the folder as its manifest says (committed only with `apply`); the report, also written to
-    DIR/onboard-report.json and .html."""
+    DIR/onboard-report.json and .html.  `user` owns the grids the assistant draws (default: the first
+    superuser)."""
     from .report import write_html
 
     folder = Path(folder)
-    entries = read_manifest(folder)
+    manifest = read_manifest(folder)
+    entries = manifest.entries
     mark = fingerprint(folder, entries)
     previous = Onboarding.objects.filter(fingerprint=mark).first()
     if apply and previous is not None:
@@ -186,29 +259,101 @@ def onboard(
     report: dict = {"folder": str(folder), "fingerprint": mark, "applied": False, "layers": {}, "checks": {}}
     try:
         with transaction.atomic():
-            with connection.cursor() as cur:
-                cur.execute("select coalesce(array_agg(code), '{}') from layers_adminunit")
-                before = set(cur.fetchone()[0])
+            ctx = _Context(
+                fingerprint=mark,
+                progress=progress,
+                log=log,
+                addresses_later=any(e.layer == "addresses" for e in entries),
+                before=_admin_codes(),
+            )
+            drawn = False
             for entry in entries:
-                layer = report["layers"].setdefault(entry.layer, _layer_report())
-                info, part = _load(entry, progress, log)
-                layer["files"].append(info)
-                layer["read"] += part["read"]
-                layer["loadable"] += part["loadable"]
-                layer["rejected"] += part["rejected"]
-                layer["repaired"] += part["repaired"]
-                layer["warnings"] += part["warnings"]
-            with connection.cursor() as cur:
-                cur.execute("select coalesce(array_agg(code), '{}') from layers_adminunit")
-                loaded = set(cur.fetchone()[0]) - before
-            report["checks"] = {**checks_across_layers(loaded), **_from_rejections(report["layers"])}
+                if entry.layer == "cases" and not drawn:
+                    # cases are placed in grids by the geocoder: both must know what was just loaded
+                    report["grids_drawn"] = _draw_grids(manifest.draw_grids, ctx, user)
+                    assign.to_grids(ctx.communities() or [], [])
+                    gazetteer.rebuild()
+                    drawn = True
+                _add(report, entry, ctx)
+            if not drawn:
+                report["grids_drawn"] = _draw_grids(manifest.draw_grids, ctx, user)
+            loaded = ctx.loaded_codes()
+            report["assigned"] = assign.to_grids(ctx.communities() or [], ctx.cases)
+            report["gazetteer"] = gazetteer.rebuild()
+            report["checks"] = {
+                **checks_across_layers(loaded),
+                **_from_rejections(report["layers"]),
+                "buildings_without_address": assign.buildings_without_address(
+                    ctx.communities() or [], EXAMPLES
+                ),
+                "cases_not_placed": _not_placed(report["layers"], ctx.unplaced),
+            }
+            report["counts"] = assign.counts(ctx.communities() or [], ctx.cases)
             if not apply:
                 raise _DryRun
             report["applied"] = True
             Onboarding.objects.create(fingerprint=mark, folder=str(folder), report=report)
     except _DryRun:
         pass
+    finally:
+        # the dry run's names went with its transaction: this process must not keep them
+        gazetteer.invalidate()
     return _write(folder, report, write_html)
+
+
+def _add(report: dict, entry: Entry, ctx: _Context) -> None:
+    layer = report["layers"].setdefault(entry.layer, _layer_report())
+    info, part = _load(entry, ctx)
+    layer["files"].append(info)
+    layer["read"] += part["read"]
+    layer["loadable"] += part["loadable"]
+    layer["rejected"] += part["rejected"]
+    layer["repaired"] += part["repaired"]
+    layer["warnings"] += part["warnings"]
+    if entry.layer == "grids" or entry.layer == "buildings":
+        ctx.log(f"{entry.layer} {entry.path.name}: {part['loadable']}/{part['read']}")
+
+
+def _not_placed(layers: dict, unplaced: list[dict]) -> dict:
+    """Cases the geocoder could not place: loaded and left for a dispatcher, or refused (outside)."""
+    refused = [r for r in layers.get("cases", {}).get("rejected", []) if "outside the city" in r["reason"]]
+    rows = [*unplaced, *refused]
+    return {"count": len(rows), "loaded": len(unplaced), "refused": len(refused), "examples": rows[:EXAMPLES]}
+
+
+def _draw_grids(settings: dict | None, ctx: _Context, user) -> dict | None:
+    """The grid drawing assistant over every district this run loaded, published as a generation."""
+    if not settings:
+        return None
+    from django.contrib.auth import get_user_model
+
+    from boundaries.errors import Refusal
+    from boundaries.propose import propose
+    from boundaries.publish import publish
+
+    user = user or get_user_model().objects.filter(is_superuser=True, is_active=True).order_by("pk").first()
+    if user is None:
+        return {"error": "没有管理员账户，无法划分网格 no superuser to draw the grids as"}
+    districts = sorted(c for c in ctx.loaded_codes() if len(c) == 6 and not c.endswith("00"))
+    out: dict = {"target": settings["target"], "village_target": settings["village_target"], "areas": {}}
+    for code in districts:
+        bar = tqdm(total=0, disable=not ctx.progress, file=sys.stderr, unit="社区", desc=f"网格 grids {code}")
+
+        def step(done: int, total: int, bar=bar) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        try:
+            with bar, transaction.atomic():
+                draft, summary = propose(
+                    user, code, settings["target"], settings["village_target"], "接入 onboarding", step
+                )
+                change = publish(draft, user, "接入时由网格划分助手划分 drawn by the assistant on onboarding")
+        except Refusal as exc:
+            out["areas"][code] = {"error": f"{exc.zh} {exc.en}"}
+            continue
+        out["areas"][code] = {**summary, "generations": change.generations}
+    return out
 
 
 def _write(folder: Path, report: dict, write_html: Callable[[Path, dict], None]) -> dict:

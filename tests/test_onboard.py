@@ -15,13 +15,15 @@ from pathlib import Path
 
 import fiona
 import numpy as np
+import openpyxl
 import pyproj
 import pytest
 import shapely
 from django.core.management import call_command
-from shapely.geometry import Polygon, box, mapping
+from shapely.geometry import LineString, Polygon, box, mapping
 
-from layers.models import AdminUnit, Building
+from cases.models import Case
+from layers.models import Address, AdminUnit, Building, HouseUnit
 from onboarding.manifest import ManifestError, read_manifest
 from onboarding.models import Onboarding
 from onboarding.run import onboard
@@ -40,6 +42,35 @@ def _write(path: Path, schema: dict, rows: list[tuple], crs: str = "EPSG:4326", 
 def _to_4547(geom):
     t = pyproj.Transformer.from_crs(4326, 4547, always_xy=True)
     return shapely.transform(geom, lambda c: np.column_stack(t.transform(c[:, 0], c[:, 1])))
+
+
+def _register(folder: Path) -> None:
+    """公安's address register as an Excel sheet: 20 rows of which one (5 %) names no building, and a
+    repeated row."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["地址编码", "标准地址", "楼栋编码", "街路巷", "门牌号"])
+    for i in range(1, 9):
+        sheet.append([f"A{i}", f"明川区东湖街道湖滨路{i}号", f"B{i}", "湖滨路", f"{i}号"])
+    for i in range(1, 9):
+        sheet.append([f"A{i}b", f"明川区东湖街道滨河路{i}号", f"B{i}", "滨河路", f"{i}号"])
+    for i in range(1, 4):
+        sheet.append([f"A{i}c", f"明川区东湖街道湖滨路{i}号附1", f"B{i}", "湖滨路", f"{i}号附1"])
+    sheet.append(["A404", "明川区东湖街道湖滨路404号", "B404", "湖滨路", "404号"])  # row 21: no such building
+    sheet.append(["A2", "明川区东湖街道湖滨路2号", "B2", "湖滨路", "2号"])  # row 22: row 3 again
+    book.save(folder / "addresses.xlsx")
+
+
+def _house_units(folder: Path) -> None:
+    """House units as Excel on a Chinese Windows exports them: GBK, Chinese headers."""
+    lines = ["楼栋编码,单元,楼层,户室,户数,人数"]
+    for b in ("B1", "B2", "B3"):
+        for unit in (1, 2):
+            for room in ("101", "102"):
+                lines.append(f"{b},{unit},1,{room},1,3")
+    lines.append("B999,1,1,101,1,2")  # row 14: no such building
+    lines.append("B1,1,1,101,1,2")  # row 15: the unit of row 2 again
+    (folder / "house-units.csv").write_bytes(("\n".join(lines) + "\n").encode("gbk"))
 
 
 @pytest.fixture
@@ -71,7 +102,10 @@ def folder(tmp_path: Path) -> Path:
         driver="ESRI Shapefile",
         encoding="utf-8",
     )
-    b = {"geometry": "Polygon", "properties": {"用途": "str", "路名": "str", "门牌": "str", "floors": "int"}}
+    b = {
+        "geometry": "Polygon",
+        "properties": {"用途": "str", "路名": "str", "门牌": "str", "floors": "int", "楼栋编码": "str"},
+    }
     good = [
         (box(X0 + 0.002 + i * 0.001, Y0 + 0.002, X0 + 0.0025 + i * 0.001, Y0 + 0.0025), i) for i in range(6)
     ]
@@ -84,26 +118,67 @@ def folder(tmp_path: Path) -> Path:
         ]
     )
     rows = [
-        (g, {"用途": "residential", "路名": "湖滨路", "门牌": f"{i + 1}号", "floors": 6}) for g, i in good
+        (
+            g,
+            {
+                "用途": "residential",
+                "路名": "湖滨路",
+                "门牌": f"{i + 1}号",
+                "floors": 6,
+                "楼栋编码": f"B{i + 1}",
+            },
+        )
+        for g, i in good
     ]
-    rows.append((bowtie, {"用途": "residential", "路名": "湖滨路", "门牌": "99号", "floors": 3}))
+    rows.append(
+        (bowtie, {"用途": "residential", "路名": "湖滨路", "门牌": "99号", "floors": 3, "楼栋编码": "B7"})
+    )
+    # no door number in the survey: the address register gives it one
     rows.append(
         (
             box(X0 + 0.012, Y0 + 0.002, X0 + 0.0125, Y0 + 0.0025),
-            {"用途": "residential", "路名": "湖滨路", "门牌": None, "floors": 2},
+            {"用途": "residential", "路名": None, "门牌": None, "floors": 2, "楼栋编码": "B8"},
         )
     )
     # one in the strip that no community holds, and the first one again
     rows.append(
         (
             box(X0 + 0.005, Y0 + H - 0.0015, X0 + 0.0055, Y0 + H - 0.001),
-            {"用途": "residential", "路名": "湖滨路", "门牌": "7号", "floors": 2},
+            {"用途": "residential", "路名": "湖滨路", "门牌": "7号", "floors": 2, "楼栋编码": "B9"},
         )
     )
     rows.append(rows[0])
     _write(tmp_path / "buildings.geojson", b, rows)
-    (tmp_path / "addresses.csv").write_text(
-        "标准地址,楼栋编码\n明川区东湖街道湖滨路1号,B1\n", encoding="utf-8"
+    road = {"geometry": "LineString", "properties": {"name": "str", "kind": "str"}}
+    _write(
+        tmp_path / "roads.geojson",
+        road,
+        [
+            (LineString([(X0, Y0 + 0.0015), (X0 + W, Y0 + 0.0015)]), {"name": "湖滨路", "kind": "branch"}),
+            (LineString([(X0, Y0 + 0.003), (X0 + W, Y0 + 0.003)]), {"name": "滨河路", "kind": "branch"}),
+        ],
+    )
+    _register(tmp_path)
+    _house_units(tmp_path)
+    # the old grid file: one grid is its community, the other reaches 30 % into the west community
+    grid = {"geometry": "Polygon", "properties": {"code": "str", "name": "str"}}
+    _write(
+        tmp_path / "grids.geojson",
+        grid,
+        [
+            (west, {"code": "990201001001001", "name": "西湖第一网格"}),
+            (
+                box(X0 + W / 2 - 0.003, Y0, X0 + W, Y0 + H - 0.002),
+                {"code": "990201001002001", "name": "东岸一格"},
+            ),
+        ],
+    )
+    (tmp_path / "cases.csv").write_bytes(
+        "工单编号,受理时间,诉求类别,事发地址,诉求内容,办结时间\n"
+        "RX1,2026-03-02 09:15,暴露垃圾,东湖街道湖滨路1号,楼下垃圾没人清,2026-03-02 17:00\n"
+        "RX2,2026-05-11 20:40,施工扰民,明川区湖滨路3号,夜间施工,\n"
+        "RX3,2026-06-01 08:00,暴露垃圾,火星路1号,不知道在哪,\n"
+        "RX4,2026-06-02 08:00,没有这个类别,湖滨路2号,类别错了,\n".encode("gbk")
     )
     (tmp_path / "onboard.yaml").write_text(
         """layers:
@@ -112,8 +187,12 @@ def folder(tmp_path: Path) -> Path:
     - {file: streets.shp, level: street}
     - {file: district.geojson, level: district}
     - {file: city.geojson, level: city}
-  buildings: {file: buildings.geojson, fields: {use: 用途, road: 路名, door_number: 门牌}}
-  addresses: {file: addresses.csv, fields: {address: 标准地址, building_code: 楼栋编码}}
+  roads: {file: roads.geojson}
+  buildings: {file: buildings.geojson, fields: {use: 用途, road: 路名, door_number: 门牌, code: 楼栋编码}}
+  addresses: {file: addresses.xlsx, fields: {address: 标准地址, building_code: 楼栋编码}}
+  house-units: {file: house-units.csv}
+  grids: {file: grids.geojson, net: comprehensive}
+  cases: {file: cases.csv}
 """,
         encoding="utf-8",
     )
@@ -135,9 +214,10 @@ def test_the_dry_run_changes_nothing_and_names_every_defect(folder):
     street = admin["files"][2]
     assert "gbk" in street["encoding"].lower() and "4547" in street["crs"]
     bld = report["layers"]["buildings"]
-    # the bow-tie (row 7) is made valid and loads; the copy of row 1 (row 10) is left out
-    assert (bld["read"], bld["loadable"]) == (10, 7)
-    assert sorted(r["row"] for r in bld["rejected"]) == [8, 9]
+    # the bow-tie (row 7) is made valid and loads; the copy of row 1 (row 10) is left out; row 8 has no
+    # door number but the register gives it one
+    assert (bld["read"], bld["loadable"]) == (10, 8)
+    assert [r["row"] for r in bld["rejected"]] == [9]
     assert [(r["row"], r["how"].split(" ")[0]) for r in bld["repaired"]] == [
         (7, "MakeValid（ST_MakeValid）修复无效几何"),
         (10, "与第"),
@@ -147,10 +227,30 @@ def test_the_dry_run_changes_nothing_and_names_every_defect(folder):
         and "duplicate of feature 1" in bld["repaired"][1]["how"]
     )
     assert all(r["reason"] and r["file"] == "buildings.geojson" for r in bld["rejected"])
-    assert "door_number" in next(r["reason"] for r in bld["rejected"] if r["row"] == 8)
-    # a layer this version cannot load yet says so instead of pretending
     addresses = report["layers"]["addresses"]
-    assert addresses["loadable"] == 0 and "cannot onboard" in addresses["files"][0]["error"]
+    assert (addresses["read"], addresses["loadable"]) == (21, 19)
+    assert [(r["row"], r["id"]) for r in addresses["rejected"]] == [(21, "A404")]
+    assert "B404" in addresses["rejected"][0]["reason"] and [r["row"] for r in addresses["repaired"]] == [22]
+    assert addresses["files"][0]["driver"] == "XLSX"
+    units = report["layers"]["house-units"]
+    assert (units["read"], units["loadable"]) == (14, 12) and units["files"][0]["encoding"].startswith(
+        "GB18030"
+    )
+    assert [r["row"] for r in units["rejected"]] == [14, 15] and "row 2" in units["rejected"][1]["reason"]
+    grids = report["layers"]["grids"]
+    assert (grids["read"], grids["loadable"]) == (2, 1) and grids["rejected"][0]["row"] == 2
+    cases = report["layers"]["cases"]
+    assert (cases["read"], cases["loadable"]) == (4, 3)
+    assert cases["rejected"][0]["id"] == "RX4" and "unknown category" in cases["rejected"][0]["reason"]
+    checks = report["checks"]
+    assert checks["addresses_without_building"]["count"] == 1
+    assert checks["addresses_without_building"]["examples"][0]["row"] == 21
+    assert checks["house_units_without_building"]["count"] == 1
+    assert checks["grids_crossing_communities"]["count"] == 1
+    assert checks["buildings_without_address"] == {"count": 0, "examples": []}
+    assert (
+        checks["cases_not_placed"]["count"] == 1 and checks["cases_not_placed"]["examples"][0]["id"] == "RX3"
+    )
     overlap, gap = report["checks"]["communities_overlap"], report["checks"]["communities_gap"]
     assert overlap["count"] == 1 and overlap["examples"][0]["communities"] == ["990201001001", "990201001002"]
     assert 10_000 < overlap["examples"][0]["area_m2"] < 200_000  # 0.001° × 0.018° at 46.6°N ≈ 153,000 m²
@@ -176,19 +276,51 @@ def test_apply_loads_what_the_dry_run_found_loadable_and_twice_changes_nothing(f
     assert (
         AdminUnit.objects.filter(code__startswith="9902").count() == dry["layers"]["admin-units"]["loadable"]
     )
-    assert Building.objects.count() - before == dry["layers"]["buildings"]["loadable"] == 7
-    assert set(
-        Building.objects.filter(community__code__startswith="990201").values_list("door_number", flat=True)
-    ) == {*(f"{i}号" for i in range(1, 7)), "99号"}
+    assert Building.objects.count() - before == dry["layers"]["buildings"]["loadable"] == 8
+    ours = Building.objects.filter(community__code__startswith="990201")
+    # door numbers as the register and the geocoder keep them: without 号
+    assert set(ours.values_list("door_number", flat=True)) == {*(str(i) for i in range(1, 7)), "99", "8"}
+    # B8 took its first register address; every building keeps all of its register addresses
+    b8 = ours.get(code="B8")
+    assert (b8.address, b8.road_name) == ("明川区东湖街道湖滨路8号", "湖滨路")
+    assert Address.objects.filter(building__in=ours).count() == 19
+    assert sorted(ours.get(code="B1").addresses.values_list("address", flat=True)) == [
+        "明川区东湖街道湖滨路1号",
+        "明川区东湖街道湖滨路1号附1",
+        "明川区东湖街道滨河路1号",
+    ]
+    # house units, and their households on the building
+    assert HouseUnit.objects.filter(building__in=ours).count() == 12
+    assert ours.get(code="B1").households == 4 and ours.get(code="B1").residents == 12
+    # the buildings inside the loaded grid are in it; the east community has no grid yet
+    assert set(ours.filter(code__in=["B1", "B2", "B6"]).values_list("grid_code", flat=True)) == {
+        "990201001001001"
+    }
+    assert set(ours.filter(code__in=["B7", "B8"]).values_list("grid_code", flat=True)) == {""}
+    # cases: placed by the geocoder in their grid of every net, with their real report and closing times
+    cases = {
+        c.idempotency_key.rsplit(":", 1)[1]: c
+        for c in Case.objects.filter(idempotency_key__startswith="onboard:")
+    }
+    assert sorted(cases) == ["RX1", "RX2", "RX3"]
+    assert (
+        cases["RX1"].grid_code == "990201001001001"
+        and cases["RX1"].grids["comprehensive"] == "990201001001001"
+    )
+    assert cases["RX1"].status == "closed" and cases["RX1"].reported_at.month == 3
+    assert cases["RX3"].needs_placement and not cases["RX3"].grid_code
+    assert applied["counts"]["buildings"] == 8 and applied["counts"]["cases"] == 3
+    assert applied["counts"]["grids"] == {"comprehensive": 1}
     again = onboard(folder, apply=True)
     assert again["already_applied"] and not again["applied"]
-    assert Building.objects.count() - before == 7 and Onboarding.objects.count() == 1
+    assert Building.objects.count() - before == 8 and Onboarding.objects.count() == 1
+    assert Case.objects.filter(idempotency_key__startswith="onboard:").count() == 3
 
 
 def test_the_command_prints_a_summary(folder, capsys):
     call_command("onboard", str(folder))
     out = capsys.readouterr().out
-    assert "buildings: read 10, loadable 7, repaired 2, rejected 2" in out and "dry run" in out
+    assert "buildings: read 10, loadable 8, repaired 2, rejected 1" in out and "dry run" in out
 
 
 @pytest.mark.parametrize(
@@ -210,7 +342,7 @@ def test_a_bad_manifest_is_refused_before_anything_is_read(folder, manifest, say
 
 
 def test_an_unknown_column_in_fields_is_reported_for_its_file(folder):
-    text = (folder / "onboard.yaml").read_text(encoding="utf-8").replace("门牌}", "门牌号}")
+    text = (folder / "onboard.yaml").read_text(encoding="utf-8").replace("门牌,", "门牌号,")
     (folder / "onboard.yaml").write_text(text, encoding="utf-8")
     report = onboard(folder)
     files = report["layers"]["buildings"]["files"]

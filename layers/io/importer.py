@@ -60,6 +60,8 @@ class ImportOptions:
     # mend what can be mended instead of refusing it: invalid geometry made valid (GEOS MakeValid, the
     # algorithm of PostGIS's ST_MakeValid), an exact duplicate of an earlier feature dropped
     repair: bool = False
+    # buildings without road and door number load (an address register is loaded after them)
+    addresses_later: bool = False
 
 
 @dataclass
@@ -319,7 +321,11 @@ def run_import(options: ImportOptions, log: Callable[[str], None] = lambda _: No
         )
     report = ImportReport(layer_id=spec.id, path=options.path, dry_run=options.dry_run)
     locator = Locator()
-    mapping = mapping_cls(spec, locator, MappingOptions(replace=options.replace, net=options.net))
+    mapping = mapping_cls(
+        spec,
+        locator,
+        MappingOptions(replace=options.replace, net=options.net, addresses_later=options.addresses_later),
+    )
 
     with open_source(options.path, options.source_layer, spec.id) as src:
         report.driver = src.driver

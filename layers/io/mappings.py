@@ -21,6 +21,7 @@ from django.utils import timezone
 from shapely.geometry.base import BaseGeometry
 
 from layers.models import (
+    Address,
     AdminLevel,
     AdminUnit,
     Building,
@@ -66,6 +67,8 @@ class Row:
 class MappingOptions:
     replace: bool = False
     net: str | None = None
+    # buildings: road and door number may be missing, an address register loaded next supplies them
+    addresses_later: bool = False
 
 
 def geos(geom: BaseGeometry) -> GEOSGeometry:
@@ -506,6 +509,11 @@ class RoadLinker:
         return min(candidates, key=lambda c: c[1].distance(point))[0]
 
 
+def door_number(value: str | None) -> str:
+    """A door number as the register and the geocoder keep it: "27", "27-1" (a file's "27号" too)."""
+    return (value or "").strip().removesuffix("号")
+
+
 def compose_address(community: AdminUnit, units: dict[str, AdminUnit], v: dict[str, Any]) -> str:
     """The standard address (GB/T 39609) when a file has none: 区 + 街道 + 社区 + 路 + 门牌 + 小区 + 楼栋."""
     chain = [units.get(community.code[:6]), units.get(community.code[:9]), community]
@@ -528,6 +536,11 @@ class BuildingMapping(LayerMapping):
         "先删除全部楼栋及其中的户室和人口 delete all buildings first, with their house units and residents"
     )
 
+    def __init__(self, spec: LayerSpec, locator: Locator, options: MappingOptions) -> None:
+        super().__init__(spec, locator, options)
+        if options.addresses_later:
+            self.required = ("use",)
+
     def prepare(self, matched: dict[str, str]) -> None:
         self.roads = RoadLinker()
         if not self.locator.communities.geoms:
@@ -544,7 +557,8 @@ class BuildingMapping(LayerMapping):
         community, grid_code = self.place(row, need_community=True, need_grid=True)
         if community is None or not all(v.get(k) for k in self.required):
             return
-        address = v.get("address") or compose_address(community, self.locator.units, v)
+        addressed = v.get("road") and v.get("door_number")
+        address = v.get("address") or (compose_address(community, self.locator.units, v) if addressed else "")
         if len(address) > 160:
             row.problems.append("地址超过 160 个字符 the composed address is longer than 160 characters")
             return
@@ -552,14 +566,16 @@ class BuildingMapping(LayerMapping):
         row.obj = Building(
             community=community,
             grid_code=grid_code,
-            road_name=v["road"],
-            door_number=v["door_number"],
-            road_id=self.roads.road_id(v["road"], point),
+            road_name=v.get("road") or "",
+            door_number=door_number(v.get("door_number")),
+            road_id=self.roads.road_id(v["road"], point) if v.get("road") else None,
             estate=v.get("estate") or "",
             building_number=v.get("building_number") or "",
             address=address,
             use=v["use"],
             floors=v.get("floors") or 1,
+            code=v.get("code") or "",
+            source=v.get("source") or "",
             geom=geos(row.geom),
         )
 
@@ -570,7 +586,7 @@ class BuildingMapping(LayerMapping):
         unlinked = Case.objects.filter(building__isnull=False).update(building=None)
         counts = {"case.building → NULL": unlinked}
         with connection.cursor() as cur:
-            for model in (Resident, HouseUnit, Building):
+            for model in (Resident, HouseUnit, Address, Building):
                 cur.execute(f'DELETE FROM "{model._meta.db_table}"')
                 counts[model.__name__] = cur.rowcount
         return {k: v for k, v in counts.items() if v}

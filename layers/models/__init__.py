@@ -2,12 +2,13 @@
 
 from .admin import AdminLevel, AdminUnit
 from .basemap import Green, Road, Water
-from .buildings import Building, BuildingUse, HouseUnit, Resident, SpecialGroup
+from .buildings import Address, Building, BuildingUse, HouseUnit, Resident, SpecialGroup
 from .grids import Generation, GenerationStatus, Grid, GridKind, GridWorker, Net
 from .patrols import CheckIn, Patrol, PatrolPoint
 from .places import PartyOrganisation, ServiceStation
 
 __all__ = [
+    "Address",
     "AdminLevel",
     "AdminUnit",
     "Building",

@@ -39,6 +39,10 @@ class Building(models.Model):
     floors = models.PositiveSmallIntegerField(_("层数"), default=1)
     households = models.PositiveIntegerField(_("户数"), default=0)
     residents = models.PositiveIntegerField(_("人数"), default=0)
+    # The handing-over office's own building number (楼栋编码), the key its address register and house
+    # units are joined by; and where the row came from ("synthetic" for generated rows of a real city).
+    code = models.CharField(_("楼栋编码"), max_length=32, blank=True, db_default="", db_index=True)
+    source = models.CharField(_("数据来源"), max_length=32, blank=True, db_default="")
     geom = models.MultiPolygonField(_("轮廓"), srid=SRID)
     geom_3857 = mercator_copy(models.MultiPolygonField)
     point = point_on_surface()
@@ -57,6 +61,31 @@ class Building(models.Model):
         return self.address
 
 
+class Address(models.Model):
+    """A row of the standard address register (标准地址, kept by 公安): every address a building has.
+
+    A building's own `address` is the first register address found for it; the register keeps them all
+    (a corner building has one door on each road).
+    """
+
+    building = models.ForeignKey(Building, on_delete=models.CASCADE, related_name="addresses")
+    code = models.CharField(_("地址编码"), max_length=32, blank=True, db_index=True)
+    address = models.CharField(_("标准地址"), max_length=160)
+    road_name = models.CharField(_("街路巷"), max_length=32, blank=True)
+    door_number = models.CharField(_("门牌号"), max_length=16, blank=True)
+    source = models.CharField(_("数据来源"), max_length=32, blank=True, db_default="")
+
+    jurisdiction_field = "building__grid_code"
+
+    class Meta:
+        verbose_name = _("标准地址")
+        verbose_name_plural = _("标准地址")
+        indexes = [models.Index(fields=["address"], name="address_address_idx")]
+
+    def __str__(self) -> str:
+        return self.address
+
+
 class HouseUnit(models.Model):
     building = models.ForeignKey(Building, on_delete=models.CASCADE, related_name="units")
     unit = models.PositiveSmallIntegerField(_("单元"), default=1)
@@ -64,6 +93,7 @@ class HouseUnit(models.Model):
     room = models.CharField(_("户室"), max_length=16)
     households = models.PositiveSmallIntegerField(_("户数"), default=1)
     residents = models.PositiveSmallIntegerField(_("人数"), default=0)
+    source = models.CharField(_("数据来源"), max_length=32, blank=True, db_default="")
 
     jurisdiction_field = "building__grid_code"
 

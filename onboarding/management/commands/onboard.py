@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from layers.io.errors import LayerIOError
@@ -21,14 +22,24 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("folder", type=Path, help="交接目录 the folder holding onboard.yaml")
         parser.add_argument("--apply", action="store_true", help="写入数据库 load it (all or nothing)")
+        parser.add_argument(
+            "--user",
+            help="网格划分助手以其名义划分网格 the planner the assistant draws grids as (default: first superuser)",
+        )
 
     def handle(self, *args, **opts) -> None:
+        user = None
+        if opts["user"]:
+            user = get_user_model().objects.filter(username=opts["user"]).first()
+            if user is None:
+                raise CommandError(f"用户不存在 no such user: {opts['user']}")
         try:
             report = onboard(
                 opts["folder"],
                 apply=opts["apply"],
                 progress=opts["verbosity"] > 0 and sys.stderr.isatty(),
                 log=lambda m: self.stderr.write(m, style_func=str),
+                user=user,
             )
         except LayerIOError as exc:
             raise CommandError(str(exc)) from None
