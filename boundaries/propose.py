@@ -31,11 +31,11 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 from django.db import connection, transaction
-from django.utils import timezone
 from shapely.geometry.base import BaseGeometry
 
 from gisapp.accounts.jurisdiction import prefix_for_code
 from layers.models import AdminLevel, AdminUnit, Generation, GenerationStatus, Grid, Net
+from layers.models.grids import database_now
 
 from .codes import renumber
 from .drafts import check_permission, create_draft, group_nets, touch
@@ -165,7 +165,7 @@ def ensure_generation(nets: list[Net]) -> None:
                 net=net,
                 number=1,
                 status=GenerationStatus.PUBLISHED,
-                effective_from=timezone.now(),
+                effective_from=database_now(),
                 note="初始空版本 empty initial generation",
             )
 

@@ -17,6 +17,7 @@ from django.db import connection, transaction
 
 from gisapp.accounts.models import Profile
 from layers.models import Generation, GenerationStatus, GridWorker
+from layers.models.grids import database_now
 
 from .codes import renumber
 from .drafts import generations_in_force, group_nets
@@ -93,9 +94,7 @@ def publish(draft: Draft, user, note: str, workers: dict[str, str] | None = None
         lap("impact")
         # The transaction's own clock: every statement of this transaction (and the tile SQL, which asks
         # the database which generation is in force at now()) sees the new generation as in force.
-        with connection.cursor() as cur:
-            cur.execute("select now()")
-            now = cur.fetchone()[0]
+        now = database_now()
         generations: dict[str, list[int]] = {}
         for net in nets:
             old = in_force[net.code]

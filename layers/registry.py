@@ -143,10 +143,17 @@ LAYERS: dict[str, LayerSpec] = {
             geometry_type="MultiPolygon",
             public=True,
             maxzoom=16,
-            properties={"code": "code", "level": "level", "name": "name", "parent_code": "parent__code"},
+            properties={
+                "code": "code",
+                "level": "level",
+                "name": "name",
+                "parent_code": "parent__code",
+                "source": "source",
+            },
             filterable=("code", "level", "name", "parent_code"),
             tiles=TileOptions(
                 max_age=600,
+                attributes={"code": "code", "level": "level", "name": "name", "parent_code": "parent__code"},
                 bands=(
                     TileBand(0, 9, only=Q(level__in=["city", "district"]), simplify=1.0),
                     TileBand(10, 11, only=Q(level__in=["city", "district", "street"]), simplify=0.5),

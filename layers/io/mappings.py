@@ -17,7 +17,6 @@ from typing import Any, ClassVar
 import shapely
 from django.contrib.gis.geos import GEOSGeometry
 from django.db import connection, models
-from django.utils import timezone
 from shapely.geometry.base import BaseGeometry
 
 from layers.models import (
@@ -37,6 +36,7 @@ from layers.models import (
     ServiceStation,
 )
 from layers.models.admin import CODE_LENGTH
+from layers.models.grids import database_now
 from layers.registry import LayerSpec
 
 from .errors import LayerIOError
@@ -230,7 +230,12 @@ class AdminUnitMapping(LayerMapping):
             row.problems.append(f"区县代码不能以 00 结尾 a district code cannot end in 00: {code}")
         rural = level == AdminLevel.COMMUNITY and int(code[9:12]) >= 200  # 200–399: villages
         row.obj = AdminUnit(
-            code=code, name=v.get("name") or "", level=level, rural=rural, geom=geos(row.geom)
+            code=code,
+            name=v.get("name") or "",
+            level=level,
+            rural=rural,
+            source=v.get("source") or "",
+            geom=geos(row.geom),
         )
 
     def check_all(self, rows: list[Row]) -> None:
@@ -298,6 +303,7 @@ class AdminUnitMapping(LayerMapping):
                     new.append(obj)
                     continue
                 old.name, old.level, old.rural, old.geom = obj.name, obj.level, obj.rural, obj.geom
+                old.source = obj.source
                 old.parent = existing.get(obj.parent.code, obj.parent) if obj.parent else old.parent
                 changed.append(old)
             for obj in new:
@@ -305,7 +311,7 @@ class AdminUnitMapping(LayerMapping):
                     obj.parent = existing[obj.parent.code]
             AdminUnit.objects.bulk_create(new, batch_size=BATCH)
             AdminUnit.objects.bulk_update(
-                changed, ["name", "level", "rural", "geom", "parent"], batch_size=BATCH
+                changed, ["name", "level", "rural", "source", "geom", "parent"], batch_size=BATCH
             )
             self.updated += len(changed)
             existing.update({o.code: o for o in new})
@@ -482,7 +488,7 @@ class GridMapping(LayerMapping):
                     net=net,
                     number=1,
                     status=GenerationStatus.PUBLISHED,
-                    effective_from=timezone.now(),
+                    effective_from=database_now(),
                     note="import_layer",
                 )
                 self.warnings.append(

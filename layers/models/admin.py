@@ -31,6 +31,8 @@ class AdminUnit(models.Model):
     )
     # 'urban' communities (社区, 居委会) vs 'rural' villages (村); grids are sized differently.
     rural = models.BooleanField(_("农村"), default=False)
+    # where the outline came from ("synthetic" for the generated communities of a real city)
+    source = models.CharField(_("数据来源"), max_length=32, blank=True, db_default="")
     geom = models.MultiPolygonField(_("边界"), srid=SRID)
     geom_3857 = mercator_copy(models.MultiPolygonField)
 

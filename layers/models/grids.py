@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib.gis.db import models
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -44,6 +45,14 @@ class GenerationStatus(models.TextChoices):
     VALIDATED = "validated", _("已校验")
     PUBLISHED = "published", _("已发布")
     SUPERSEDED = "superseded", _("已替代")
+
+
+def database_now() -> dt.datetime:
+    """The database's clock for this transaction (`now()`): a generation's `effective_from` is on it, so
+    that every generation written in one transaction has the same time and the highest number wins."""
+    with connection.cursor() as cur:
+        cur.execute("select now()")
+        return cur.fetchone()[0]
 
 
 class Generation(models.Model):

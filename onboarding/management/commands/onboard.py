@@ -24,7 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("--apply", action="store_true", help="写入数据库 load it (all or nothing)")
         parser.add_argument(
             "--user",
-            help="网格划分助手以其名义划分网格 the planner the assistant draws grids as (default: first superuser)",
+            help="网格划分助手以其名义划分网格 the planner the grids are drawn as (default: first superuser)",
         )
 
     def handle(self, *args, **opts) -> None:
