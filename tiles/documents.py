@@ -15,7 +15,13 @@ from .plan import plans
 
 TILEJSON_MAXZOOM = 16  # beyond, MapLibre over-zooms z16 tiles (4096 units: ~0.6 m at z16)
 ATTRIBUTION = "一网统管电子地图 · one-net map (synthetic demo data 示例数据)"
-FIELD_DESCRIPTIONS = {"count": "聚合数量 number of features in the cluster", "open": "未结案数量 open cases"}
+# Credits owed by the data loaded (Building.source), e.g. the real city's OpenStreetMap footprints.
+SOURCE_CREDITS = {"osm": "© OpenStreetMap contributors (ODbL)"}
+
+
+def attribution(sources: list[str] | None = None) -> str:
+    """The map's attribution: ours, and the credit of every licensed source whose rows are loaded."""
+    return " · ".join([ATTRIBUTION, *(SOURCE_CREDITS[s] for s in sources or () if s in SOURCE_CREDITS)])
 
 
 def _field_type(spec: LayerSpec, name: str, path: str) -> str:
@@ -59,7 +65,9 @@ def vector_layer(spec: LayerSpec) -> dict[str, Any]:
     }
 
 
-def tilejson(base: str, layer_ids: list[str], bounds: list[float] | None) -> dict[str, Any]:
+def tilejson(
+    base: str, layer_ids: list[str], bounds: list[float] | None, data_sources: list[str] | None = None
+) -> dict[str, Any]:
     specs = [LAYERS[i] for i in layer_ids]
     minzoom = min(s.minzoom for s in specs)
     maxzoom = min(max(s.maxzoom for s in specs), TILEJSON_MAXZOOM)
@@ -68,7 +76,7 @@ def tilejson(base: str, layer_ids: list[str], bounds: list[float] | None) -> dic
         "name": "、".join(s.title for s in specs),
         "description": " · ".join(f"{s.title} {s.title_en}" for s in specs),
         "version": "1.0.0",
-        "attribution": ATTRIBUTION,
+        "attribution": attribution(data_sources),
         "scheme": "xyz",
         "tiles": [f"{base}/tiles/{','.join(layer_ids)}/{{z}}/{{x}}/{{y}}.mvt"],
         "minzoom": minzoom,
@@ -105,7 +113,9 @@ def _halo(colour: str = "#333333") -> dict[str, Any]:
     return {"text-color": colour, "text-halo-color": "#ffffff", "text-halo-width": 1.5}
 
 
-def style(base: str, font: str, bounds: list[float] | None, internal: bool) -> dict[str, Any]:
+def style(
+    base: str, font: str, bounds: list[float] | None, internal: bool, data_sources: list[str] | None = None
+) -> dict[str, Any]:
     """The whole map from our own tiles: basemap, boundaries, grids, buildings, stations; cases and party
     organisations too when the request is logged in.  Chinese labels need no online glyph server."""
     public_ids = [s.id for s in LAYERS.values() if s.public]
@@ -116,7 +126,7 @@ def style(base: str, font: str, bounds: list[float] | None, internal: bool) -> d
             "tiles": [f"{base}/tiles/{','.join(public_ids)}/{{z}}/{{x}}/{{y}}.mvt"],
             "minzoom": 0,
             "maxzoom": TILEJSON_MAXZOOM,
-            "attribution": ATTRIBUTION,
+            "attribution": attribution(data_sources),
         }
     }
     if bounds:

@@ -31,7 +31,7 @@ from psycopg.conninfo import make_conninfo
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from gisapp.accounts.jurisdiction import Jurisdiction
-from layers.models import AdminUnit, GenerationStatus
+from layers.models import AdminUnit, Building, GenerationStatus
 from layers.registry import LAYERS, LayerSpec
 
 from . import documents
@@ -120,6 +120,7 @@ class TileServer:
         self._start_lock: asyncio.Lock | None = None
         self._inflight: dict[Key, asyncio.Future] = {}
         self._bounds: list[float] | None = None
+        self._sources: list[str] = []  # Building.source values loaded, read with the bounds
         # Every map client asks for style.json and TileJSON in its first second: one of them computes the
         # city's extent and the others wait for it, instead of each taking a pooled connection to repeat it.
         self._bounds_lock = asyncio.Lock()
@@ -459,20 +460,29 @@ class TileServer:
                             f"FROM (SELECT ST_Extent(geom) AS e FROM {AdminUnit._meta.db_table}) s"
                         )
                         row = await cur.fetchone()
+                        # licensed sources whose rows are loaded (their credit joins the attribution)
+                        cur = await conn.execute(
+                            f"SELECT DISTINCT source FROM {Building._meta.db_table} WHERE source <> ''"
+                        )
+                        self._sources = sorted(r[0] for r in await cur.fetchall())
                     self._bounds = [float(v) for v in row] if row and row[0] is not None else []
         return self._bounds or None
 
     async def tilejson(self, scope: dict, layers: str) -> tuple[int, list, bytes]:
         specs = self._layers(layers)
         accesses = await self._access(scope, specs)
-        doc = documents.tilejson(self._base(scope), [s.id for s in specs], await self._city_bounds())
+        bounds = await self._city_bounds()
+        doc = documents.tilejson(self._base(scope), [s.id for s in specs], bounds, self._sources)
         private = any(a.private for a in accesses)
         return self._json(doc, b"private, no-cache" if private else b"public, max-age=60")
 
     async def style(self, scope: dict) -> tuple[int, list, bytes]:
         j = await self.auth.jurisdiction(credentials(scope["headers"]))
         font = self.glyphs.default_stack() or "WenQuanYi Micro Hei Regular"
-        doc = documents.style(self._base(scope), font, await self._city_bounds(), internal=j is not None)
+        bounds = await self._city_bounds()
+        doc = documents.style(
+            self._base(scope), font, bounds, internal=j is not None, data_sources=self._sources
+        )
         status, headers, body = self._json(doc, b"private, no-cache")
         headers.append((b"vary", b"Cookie, Authorization"))
         return status, headers, body

@@ -55,6 +55,8 @@ class Building(models.Model):
         indexes = [
             gist("geom_3857", name="building_geom3857_gist"),
             gist("point", name="building_point_gist"),
+            # which licensed sources are loaded (the map's attribution asks on every style request)
+            models.Index(fields=["source"], condition=~models.Q(source=""), name="building_source_idx"),
         ]
 
     def __str__(self) -> str:
