@@ -241,10 +241,11 @@ def onboard(
     progress: bool = False,
     log: Callable[[str], None] = lambda _: None,
     user=None,
+    steps: Callable[[str, int, int], None] | None = None,
 ) -> dict:
     """Load the folder as its manifest says (committed only with `apply`); the report, also written to
     DIR/onboard-report.json and .html.  `user` owns the grids the assistant draws (default: the first
-    superuser)."""
+    superuser); `steps(what, done, total)` hears of every file loaded (the admin's progress page)."""
     from .report import write_html
 
     folder = Path(folder)
@@ -267,7 +268,9 @@ def onboard(
                 before=_admin_codes(),
             )
             drawn = False
-            for entry in entries:
+            told = steps or (lambda what, done, total: None)
+            for n, entry in enumerate(entries):
+                told(f"{entry.layer}: {entry.path.name}", n, len(entries) + 2)
                 if entry.layer == "cases" and not drawn:
                     # cases are placed in grids by the geocoder: both must know what was just loaded
                     report["grids_drawn"] = _draw_grids(manifest.draw_grids, ctx, user)
@@ -277,6 +280,7 @@ def onboard(
                 _add(report, entry, ctx)
             if not drawn:
                 report["grids_drawn"] = _draw_grids(manifest.draw_grids, ctx, user)
+            told("网格、地名与检查 grids, gazetteer and checks", len(entries) + 1, len(entries) + 2)
             loaded = ctx.loaded_codes()
             report["assigned"] = assign.to_grids(ctx.communities() or [], ctx.cases)
             report["gazetteer"] = gazetteer.rebuild()

@@ -348,3 +348,70 @@ def test_an_unknown_column_in_fields_is_reported_for_its_file(folder):
     files = report["layers"]["buildings"]["files"]
     assert "门牌号" in files[0]["error"] and report["layers"]["buildings"]["loadable"] == 0
     assert report["layers"]["admin-units"]["loadable"] == 5  # the other files still load
+
+
+def _zip(folder: Path, into: Path) -> Path:
+    import zipfile
+
+    path = into / "handover.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        for f in sorted(folder.iterdir()):
+            z.write(f, f"明川区交接/{f.name}")  # one top folder, as people zip a folder
+    return path
+
+
+def test_the_admin_uploads_a_zip_shows_progress_and_applies_after_the_dry_run(
+    folder, client, settings, tmp_path_factory
+):
+    from django.contrib.auth import get_user_model
+
+    from onboarding.models import OnboardingRun
+
+    settings.ONBOARDING_INLINE = True
+    settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))
+    client.force_login(get_user_model().objects.get(username="admin"))
+    page = client.get("/admin/onboarding/onboardingrun/add/", follow=True)
+    assert page.status_code == 200 and b"onboarding-upload" in page.content
+    archive = _zip(folder, tmp_path_factory.mktemp("zip"))
+    with open(archive, "rb") as f:
+        answer = client.post("/admin/onboarding/onboardingrun/upload/", {"folder": f})
+    assert answer.status_code == 302
+    run = OnboardingRun.objects.get()
+    assert answer["Location"].endswith(f"/{run.pk}/progress/") and run.status == "done" and not run.apply
+    assert not AdminUnit.objects.filter(code__startswith="9902").exists()  # a dry run
+    status = client.get(f"/admin/onboarding/onboardingrun/{run.pk}/status/").json()
+    assert status["layers"]["buildings"] == {"read": 10, "loadable": 8, "repaired": 2, "rejected": 1}
+    assert status["checks"]["addresses_without_building"] == 1
+    progress = client.get(answer["Location"])
+    assert b"onboarding/progress.js" in progress.content and b"<script>" not in progress.content
+    report = client.get(f"/admin/onboarding/onboardingrun/{run.pk}/report/")
+    assert report.status_code == 200 and "buildings.geojson" in b"".join(report.streaming_content).decode()
+    applied = client.post(f"/admin/onboarding/onboardingrun/{run.pk}/apply/")
+    second = OnboardingRun.objects.exclude(pk=run.pk).get()
+    assert applied.status_code == 302 and second.apply and second.status == "done"
+    assert (
+        second.report["applied"]
+        and Building.objects.filter(community__code__startswith="990201").count() == 8
+    )
+    # the same page refuses to apply an applied run again, and a bad zip is refused with its reason
+    again = client.post(f"/admin/onboarding/onboardingrun/{second.pk}/apply/")
+    assert again.status_code == 302 and OnboardingRun.objects.count() == 2
+    bad = tmp_path_factory.mktemp("bad") / "x.zip"
+    bad.write_bytes(b"not a zip")
+    with open(bad, "rb") as f:
+        refused = client.post("/admin/onboarding/onboardingrun/upload/", {"folder": f})
+    assert refused.status_code == 400 and "not a valid zip" in refused.content.decode()
+
+
+def test_a_zip_cannot_write_outside_its_folder(tmp_path):
+    import zipfile
+
+    from onboarding.uploads import UploadError, unpack
+
+    path = tmp_path / "evil.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("onboard.yaml", "layers: {}")
+        z.writestr("../../escaped.txt", "x")
+    with pytest.raises(UploadError, match="unsafe path"):
+        unpack(path, tmp_path / "out")
+    assert not (tmp_path / "escaped.txt").exists() and not (tmp_path / "out").exists()
