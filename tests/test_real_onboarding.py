@@ -93,9 +93,12 @@ def test_the_real_city_onboards_end_to_end(real_folder):
     # hair outside after reprojection: the nearest grid within ~1 m, as the importer does)
     (wrong,) = _one(
         """select count(*) from (
-             select b.id, b.grid_code, array_agg(g.code) filter (where st_contains(g.geom, b.point)) inside,
-                    array_agg(g.code) filter (where st_dwithin(g.geom::geography, b.point::geography, 1.5)) near
-             from layers_building b left join layers_grid g on g.id = any(%s) and st_dwithin(g.geom, b.point, 1e-4)
+             select b.id, b.grid_code,
+                    array_agg(g.code) filter (where st_contains(g.geom, b.point)) inside,
+                    array_agg(g.code) filter (
+                        where st_dwithin(g.geom::geography, b.point::geography, 1.5)) near
+             from layers_building b
+             left join layers_grid g on g.id = any(%s) and st_dwithin(g.geom, b.point, 1e-4)
              where b.community_id = any(%s) group by b.id) t
            where not (coalesce(inside, '{}') = array[grid_code]
                       or (inside is null and grid_code = any(coalesce(near, '{}'))))""",

@@ -2,7 +2,8 @@
 """Screenshots of the big screen and the planner on the real city (docs/screenshots/real-*.png).
 
     ./gis load-city --size real --replace        # or into its own database, as below
-    DATABASE_URL=postgres://postgres@127.0.0.1:54329/onenet_real .venv/bin/python bench/pages/real_city_screens.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:54329/onenet_real \
+        .venv/bin/python bench/pages/real_city_screens.py
 
 Starts the server (uvicorn, one worker) on the database, logs in as the demo dispatcher and planner in
 Debian's Chromium (Playwright, no browser download), waits until each map is idle and saves the page.
