@@ -318,8 +318,8 @@ def main() -> None:
     from tiles.schema import sync
 
     loaded = LoadedCity.objects.order_by("-loaded_at").first()
-    if loaded is None or loaded.size != "city":
-        sys.exit("load the city fixture first: ./gis load-city --size city (into --db)")
+    if loaded is None or loaded.size not in ("city", "real"):
+        sys.exit("load the city (or the real city) first: ./gis load-city --size city|real (into --db)")
     sync()
     layers = list(LAYERS)
     tiles = sample_tiles(args.sample)
