@@ -42,6 +42,16 @@ def to_grids(communities: list[int], cases: list[int]) -> dict:
                 where b.community_id = any(%s)""",
             [*params, communities],
         )
+        # stations and party organisations by their point, the same way
+        for table in ("layers_servicestation", "layers_partyorganisation"):
+            cur.execute(
+                f"""update {table} p set grid_code = coalesce((
+                        select g.code from layers_grid g
+                        where g.id in ({grid_ids}) and st_dwithin(g.geom, p.geom, 1e-5)
+                        order by st_distance(g.geom, p.geom), g.code limit 1), '')
+                    where p.community_id = any(%s)""",
+                [*params, communities],
+            )
         cur.execute(
             "select count(*) from layers_building where community_id = any(%s) and grid_code <> ''",
             [communities],

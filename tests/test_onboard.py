@@ -415,3 +415,35 @@ def test_a_zip_cannot_write_outside_its_folder(tmp_path):
     with pytest.raises(UploadError, match="unsafe path"):
         unpack(path, tmp_path / "out")
     assert not (tmp_path / "escaped.txt").exists() and not (tmp_path / "out").exists()
+
+
+def test_a_line_digitised_twice_is_snapped_and_a_real_overlap_is_not(tmp_path):
+    """Two communities whose shared edge was digitised 0.2 m apart (a hairline overlap along 2 km) are
+    snapped onto one line; the report says so and finds no overlap."""
+    unit = {"geometry": "Polygon", "properties": {"code": "str", "name": "str"}}
+    outline = box(X0, Y0, X0 + W, Y0 + H)
+    _write(tmp_path / "city.geojson", unit, [(outline, {"code": "990200", "name": "明川市"})])
+    _write(tmp_path / "district.geojson", unit, [(outline, {"code": "990201", "name": "明川区"})])
+    _write(tmp_path / "street.geojson", unit, [(outline, {"code": "990201001", "name": "东湖街道"})])
+    half = X0 + W / 2
+    step = [Y0 + H * k / 20 for k in range(21)]  # the shared edge has a vertex every 110 m
+    west = Polygon([(X0, Y0), *[(half, y) for y in step], (X0, Y0 + H)])
+    east = Polygon([(X0 + W, Y0), (X0 + W, Y0 + H), *[(half - 2.6e-6, y) for y in reversed(step)]])
+    _write(
+        tmp_path / "communities.geojson",
+        unit,
+        [
+            (west, {"code": "990201001001", "name": "西湖社区"}),
+            (east, {"code": "990201001002", "name": "东岸社区"}),
+        ],
+    )
+    (tmp_path / "onboard.yaml").write_text(
+        "layers:\n  admin-units: [city.geojson, district.geojson, street.geojson, communities.geojson]\n",
+        encoding="utf-8",
+    )
+    report = onboard(tmp_path)
+    admin = report["layers"]["admin-units"]
+    assert [(r["file"], r["row"]) for r in admin["repaired"]] == [("communities.geojson", 2)]
+    assert "snapped" in admin["repaired"][0]["how"] and admin["loadable"] == 5
+    assert report["checks"]["communities_overlap"]["count"] == 0
+    assert report["checks"]["communities_gap"]["count"] == 0

@@ -162,7 +162,18 @@ def test_load_city_real_onboards_it_as_the_demo(client, tmp_path):
     # the dispatcher's jurisdiction is the city, the demo worker's a drawn grid
     assert client.login(username="dispatcher", password="onenet-demo")
     assert client.get("/api/cases?limit=1").status_code == 200
-    from layers.models import GridWorker
+    # residents for the house units (fake identity numbers), stations and party organisations in grids
+    from fixtures.citygen.people import is_valid_id_number
+    from layers.models import GridWorker, PartyOrganisation, Resident, ServiceStation
 
+    assert report["counts"]["residents"] == Resident.objects.count() > 10 * AdminUnit.objects.count()
+    assert all(
+        is_valid_id_number(n) and n.startswith("99")
+        for n in Resident.objects.values_list("id_number", flat=True)[:200]
+    )
+    assert ServiceStation.objects.count() > 10 and not ServiceStation.objects.filter(grid_code="").exists()
+    assert (
+        PartyOrganisation.objects.count() > 10 and not PartyOrganisation.objects.filter(grid_code="").exists()
+    )
     worker = GridWorker.objects.get(user__username="worker")
     assert Grid.objects.current().filter(code=worker.grid_code).exists()

@@ -324,7 +324,12 @@ def run_import(options: ImportOptions, log: Callable[[str], None] = lambda _: No
     mapping = mapping_cls(
         spec,
         locator,
-        MappingOptions(replace=options.replace, net=options.net, addresses_later=options.addresses_later),
+        MappingOptions(
+            replace=options.replace,
+            net=options.net,
+            addresses_later=options.addresses_later,
+            repair=options.repair,
+        ),
     )
 
     with open_source(options.path, options.source_layer, spec.id) as src:
