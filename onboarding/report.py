@@ -28,37 +28,83 @@ CHECK_NAMES = {
     "communities_gap": "街道内未被社区覆盖的空隙 parts of a street covered by no community",
     "buildings_outside_communities": "不在任何社区内的楼栋 buildings outside every community",
     "grids_crossing_communities": "跨越社区界线的网格 grids crossing community lines",
+    "addresses_without_building": "对不上楼栋的标准地址 addresses that match no building",
+    "buildings_without_address": "没有标准地址的楼栋 buildings without an address",
+    "house_units_without_building": "对不上楼栋的户室 house units without a building",
+    "cases_not_placed": "无法定位的案件 cases that could not be placed",
 }
+FILL = {"communities_overlap": "#e03131", "communities_gap": "#f59f00"}
 MAX_ROWS = 500
 STYLE = """body{font:14px/1.5 sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:8px 0}
 td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}th{background:#f1f3f5}.bad{color:#c92a2a}
 .ok{color:#2b8a3e}h2{margin-top:28px}svg{border:1px solid #ccc;background:#f8f9fa}"""
 
 
+def _rings(shape: dict) -> list[list[list[float]]]:
+    if shape.get("type") == "Polygon":
+        return shape["coordinates"]
+    if shape.get("type") == "MultiPolygon":
+        return [ring for poly in shape["coordinates"] for ring in poly]
+    if shape.get("type") == "GeometryCollection":
+        return [r for g in shape.get("geometries", []) for r in _rings(g)]
+    return []
+
+
 def _map(report: dict) -> str:
+    """An SVG of the loaded streets and communities, the overlaps and gaps drawn as shapes and every
+    other located problem as a numbered point."""
     points = [
         (check, i + 1, ex["at"])
         for check, c in report.get("checks", {}).items()
         for i, ex in enumerate(c.get("examples", []))
         if ex.get("at")
     ]
-    if not points:
+    shapes = [
+        (check, ex["shape"])
+        for check, c in report.get("checks", {}).items()
+        for ex in c.get("examples", [])
+        if ex.get("shape")
+    ]
+    units = report.get("outlines", [])
+    coords = [p[2] for p in points] + [pt for u in units for ring in _rings(u["shape"]) for pt in ring]
+    if not points and not shapes:
         return "<p class=ok>没有需要在地图上标出的问题 nothing to mark on the map</p>"
-    xs = [p[2][0] for p in points]
-    ys = [p[2][1] for p in points]
-    pad = max(max(xs) - min(xs), max(ys) - min(ys), 0.002) * 0.1
+    xs, ys = [c[0] for c in coords], [c[1] for c in coords]
+    pad = max(max(xs) - min(xs), max(ys) - min(ys), 0.002) * 0.05
     x0, x1, y0, y1 = min(xs) - pad, max(xs) + pad, min(ys) - pad, max(ys) + pad
-    size = 600
+    size = 800
     k = size / max(x1 - x0, y1 - y0)
-    marks = "".join(
-        f'<circle cx="{(x - x0) * k:.1f}" cy="{(y1 - y) * k:.1f}" r="6" fill="#e03131" fill-opacity=".7"/>'
-        f'<text x="{(x - x0) * k + 8:.1f}" y="{(y1 - y) * k + 4:.1f}" font-size="11">'
+
+    def path(shape: dict) -> str:
+        return " ".join(
+            "M" + " L".join(f"{(x - x0) * k:.1f},{(y1 - y) * k:.1f}" for x, y, *_ in ring) + " Z"
+            for ring in _rings(shape)
+        )
+
+    line = {"street": ("#495057", 1.5)}
+    drawn = [
+        f'<path d="{path(u["shape"])}" fill="none" stroke="{line.get(u["level"], ("#adb5bd", 0.7))[0]}" '
+        f'stroke-width="{line.get(u["level"], ("#adb5bd", 0.7))[1]}"><title>{escape(u["code"])} '
+        f"{escape(u['name'])}</title></path>"
+        for u in units
+    ]
+    drawn += [
+        f'<path d="{path(shape)}" fill="{FILL.get(check, "#e03131")}" fill-opacity=".6" '
+        f'stroke="{FILL.get(check, "#e03131")}" stroke-width="2"/>'
+        for check, shape in shapes
+    ]
+    drawn += [
+        f'<circle cx="{(x - x0) * k:.1f}" cy="{(y1 - y) * k:.1f}" r="5" fill="#e03131" fill-opacity=".7"/>'
+        f'<text x="{(x - x0) * k + 7:.1f}" y="{(y1 - y) * k + 4:.1f}" font-size="11">'
         f"{escape(check)} #{n}</text>"
         for check, n, (x, y) in points
-    )
+    ]
     return (
         f'<svg width="{size}" height="{size}" viewBox="0 0 {size} {size}" role="img" '
-        f'aria-label="problems">{marks}</svg><p>经度 lon {x0:.4f}–{x1:.4f}，纬度 lat {y0:.4f}–{y1:.4f}</p>'
+        f'aria-label="problems">{"".join(drawn)}</svg>'
+        "<p>灰线：街道与社区界线；红色：社区重叠；橙色：空隙。"
+        "grey: street and community lines; red: overlaps; orange: gaps. "
+        f"经度 lon {x0:.4f}–{x1:.4f}，纬度 lat {y0:.4f}–{y1:.4f}</p>"
     )
 
 
@@ -112,7 +158,8 @@ def write_html(path: Path, report: dict) -> None:
     out.append("</table>")
     for check, c in report.get("checks", {}).items():
         for i, ex in enumerate(c.get("examples", []), 1):
-            detail = ", ".join(f"{k}={v}" for k, v in ex.items() if k != "at")
-            out.append(f"<p>{escape(check)} #{i}: {escape(detail)} @ {ex.get('at')}</p>")
+            detail = ", ".join(f"{k}={v}" for k, v in ex.items() if k not in ("at", "shape"))
+            where = f" @ {ex['at']}" if ex.get("at") else ""
+            out.append(f"<p>{escape(check)} #{i}: {escape(detail)}{escape(where)}</p>")
     out.append("<h2>问题位置 Where the problems are</h2>" + _map(report))
     path.write_text("\n".join(out) + "\n", encoding="utf-8")

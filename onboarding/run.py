@@ -133,7 +133,8 @@ def _load_table(entry: Entry, ctx: _Context, info: dict, out: dict) -> tuple[dic
 # Communities of a street that overlap one another, or leave part of the street uncovered; areas in m²
 # on the spheroid (geography), points to draw.
 OVERLAPS = """
-select s.code, array[a.code, b.code], st_area(o::geography), st_asgeojson(st_pointonsurface(o), 7)
+select s.code, array[a.code, b.code], st_area(o::geography), st_asgeojson(st_pointonsurface(o), 7),
+       st_asgeojson(st_simplifypreservetopology(o, 2e-6), 7)
 from layers_adminunit a join layers_adminunit b on a.parent_id = b.parent_id and a.id < b.id
 join layers_adminunit s on s.id = a.parent_id
 cross join lateral st_intersection(a.geom, b.geom) o
@@ -143,7 +144,8 @@ where a.level = 'community' and b.level = 'community' and s.code = any(%(streets
 order by 3 desc
 """
 GAPS = """
-select s.code, st_area(p.geom::geography), st_asgeojson(st_pointonsurface(p.geom), 7)
+select s.code, st_area(p.geom::geography), st_asgeojson(st_pointonsurface(p.geom), 7),
+       st_asgeojson(st_simplifypreservetopology(p.geom, 2e-6), 7)
 from layers_adminunit s
 cross join lateral (
     select st_difference(s.geom, coalesce(
@@ -176,6 +178,25 @@ def _point(geojson: str) -> list[float]:
     return json.loads(geojson)["coordinates"]
 
 
+def _geo(geojson: str) -> dict:
+    return json.loads(geojson)
+
+
+MAX_OUTLINES = 2000  # units drawn on the report's map
+
+
+def outlines(codes: set[str]) -> list[dict]:
+    """The loaded streets and communities, simplified to ~2 m, for the report's map."""
+    wanted = sorted(c for c in codes if len(c) in (9, 12))[:MAX_OUTLINES]
+    with connection.cursor() as cur:
+        cur.execute(
+            "select code, name, level, st_asgeojson(st_simplifypreservetopology(geom, 2e-5), 6) "
+            "from layers_adminunit where code = any(%s) order by code",
+            [wanted],
+        )
+        return [{"code": c, "name": n, "level": lv, "shape": _geo(g)} for c, n, lv, g in cur.fetchall()]
+
+
 def checks_across_layers(codes: set[str]) -> dict:
     """`checks.<check>.{count, examples}` over the streets this onboarding loaded."""
     params = {"streets": sorted(c for c in codes if len(c) == 9), "tol": TOLERANCE_M2}
@@ -188,14 +209,21 @@ def checks_across_layers(codes: set[str]) -> dict:
         "communities_overlap": {
             "count": len(overlaps),
             "examples": [
-                {"street": s, "communities": list(c), "area_m2": round(a, 1), "at": _point(p)}
-                for s, c, a, p in overlaps[:EXAMPLES]
+                {
+                    "street": s,
+                    "communities": list(c),
+                    "area_m2": round(a, 1),
+                    "at": _point(p),
+                    "shape": _geo(g),
+                }
+                for s, c, a, p, g in overlaps[:EXAMPLES]
             ],
         },
         "communities_gap": {
             "count": len(gaps),
             "examples": [
-                {"street": s, "area_m2": round(a, 1), "at": _point(p)} for s, a, p in gaps[:EXAMPLES]
+                {"street": s, "area_m2": round(a, 1), "at": _point(p), "shape": _geo(g)}
+                for s, a, p, g in gaps[:EXAMPLES]
             ],
         },
     }
@@ -293,6 +321,7 @@ def onboard(
                 "cases_not_placed": _not_placed(report["layers"], ctx.unplaced),
             }
             report["counts"] = assign.counts(ctx.communities() or [], ctx.cases)
+            report["outlines"] = outlines(loaded)
             if not apply:
                 raise _DryRun
             report["applied"] = True

@@ -266,6 +266,16 @@ def test_the_dry_run_changes_nothing_and_names_every_defect(folder):
         and "<svg" in page
         and "duplicate of feature 1" in page
     )
+    # the map draws the communities and the overlap and gap themselves, not only points
+    assert (
+        "<title>990201001001 西湖社区</title>" in page
+        and 'fill="#e03131"' in page
+        and 'fill="#f59f00"' in page
+    )
+    assert report["checks"]["communities_overlap"]["examples"][0]["shape"]["type"] in (
+        "Polygon",
+        "MultiPolygon",
+    )
 
 
 def test_apply_loads_what_the_dry_run_found_loadable_and_twice_changes_nothing(folder):
