@@ -86,6 +86,7 @@ def _load(entry: Entry, ctx: _Context) -> tuple[dict, dict]:
         progress=ctx.progress,
         fields=entry.fields or None,
         addresses_later=ctx.addresses_later,
+        new_generation=entry.layer == "grids",
     )
     try:
         with transaction.atomic():

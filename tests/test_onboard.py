@@ -279,8 +279,13 @@ def test_the_dry_run_changes_nothing_and_names_every_defect(folder):
 
 
 def test_apply_loads_what_the_dry_run_found_loadable_and_twice_changes_nothing(folder):
+    from layers.models import Generation, Grid, Net
+
     dry = onboard(folder)
     before = Building.objects.count()
+    net = Net.objects.get(code="comprehensive")
+    number = Generation.in_force()[net.pk]
+    demo_grids = Grid.objects.current().filter(net=net).count()
     applied = onboard(folder, apply=True)
     assert applied["applied"] and Onboarding.objects.count() == 1
     assert (
@@ -321,6 +326,10 @@ def test_apply_loads_what_the_dry_run_found_loadable_and_twice_changes_nothing(f
     assert cases["RX3"].needs_placement and not cases["RX3"].grid_code
     assert applied["counts"]["buildings"] == 8 and applied["counts"]["cases"] == 3
     assert applied["counts"]["grids"] == {"comprehensive": 1}
+    # the old grid file is published as a new generation; the grids in force elsewhere stay in force
+    assert Generation.in_force()[net.pk] == number + 1
+    assert Generation.objects.get(net=net, number=number + 1).note == "onboarding"
+    assert Grid.objects.current().filter(net=net).count() == demo_grids + 1
     again = onboard(folder, apply=True)
     assert again["already_applied"] and not again["applied"]
     assert Building.objects.count() - before == 8 and Onboarding.objects.count() == 1

@@ -62,6 +62,8 @@ class ImportOptions:
     repair: bool = False
     # buildings without road and door number load (an address register is loaded after them)
     addresses_later: bool = False
+    # grids: published as a new generation of their net, not added to the one in force
+    new_generation: bool = False
 
 
 @dataclass
@@ -329,6 +331,7 @@ def run_import(options: ImportOptions, log: Callable[[str], None] = lambda _: No
             net=options.net,
             addresses_later=options.addresses_later,
             repair=options.repair,
+            new_generation=options.new_generation,
         ),
     )
 

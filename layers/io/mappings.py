@@ -71,6 +71,9 @@ class MappingOptions:
     addresses_later: bool = False
     # mend what can be mended (admin units: boundaries snapped to their neighbours')
     repair: bool = False
+    # grids: publish the file's grids as a new generation of their net (onboarding) instead of adding
+    # them to the generation in force
+    new_generation: bool = False
 
 
 def _metres_per_degree(lat: float) -> tuple[float, float]:
@@ -425,6 +428,9 @@ class GridMapping(LayerMapping):
         return out
 
     def generation_of(self, net: Net) -> int | None:
+        if net.id in self.in_force and self.options.new_generation:
+            self.new_generation.add(net.id)
+            return self.in_force[net.id] + 1
         if net.id in self.in_force:
             return self.in_force[net.id]
         if net.id in self.new_generation or not Generation.objects.filter(net=net).exists():
@@ -541,15 +547,21 @@ class GridMapping(LayerMapping):
     def write(self, objs: list[models.Model], progress: Callable[[int], object]) -> int:
         for net in self.nets.values():
             if net.id in self.new_generation and any(o.net_id == net.id for o in objs):
+                # the grids in force elsewhere (their generation_high is open) stay in force in it
+                number = self.in_force.get(net.id, 0) + 1
+                Generation.objects.filter(net=net, number=number - 1).update(
+                    status=GenerationStatus.SUPERSEDED
+                )
                 Generation.objects.create(
                     net=net,
-                    number=1,
+                    number=number,
                     status=GenerationStatus.PUBLISHED,
                     effective_from=database_now(),
-                    note="import_layer",
+                    note="onboarding" if self.options.new_generation else "import_layer",
                 )
                 self.warnings.append(
-                    f"已为网 {net.code} 创建第 1 版边界 created generation 1 of net {net.code}"
+                    f"已为网 {net.code} 发布第 {number} 版边界 "
+                    f"published generation {number} of net {net.code}"
                 )
         return super().write(objs, progress)
 
