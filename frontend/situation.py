@@ -184,9 +184,19 @@ def _legend(m: folium.Map) -> None:
         folium.Element(
             f'<div class="onenet-box" style="bottom:16px;right:16px">{dots}'
             f'<br><span class="dot" style="background:#868e96"></span>已办结 finished'
-            f'&nbsp; <span class="dot" style="background:#0ca678"></span>服务站点 station</div>'
+            f'&nbsp; <span class="dot" style="background:#0ca678"></span>服务站点 station{_credits()}</div>'
         )
     )
+
+
+def _credits() -> str:
+    """The credit a licensed basemap source is owed (the real city's OpenStreetMap footprints and roads):
+    Leaflet's own attribution control is off, so the file says it here."""
+    from layers.models import Building
+    from tiles.documents import SOURCE_CREDITS
+
+    found = [c for source, c in SOURCE_CREDITS.items() if Building.objects.filter(source=source).exists()]
+    return "".join(f"<br>底图 basemap {escape(c)}" for c in found)
 
 
 def _info_box(m: folium.Map, title: str, rows: list[tuple[str, str]]) -> None:

@@ -162,6 +162,10 @@ def test_load_city_real_onboards_it_as_the_demo(client, tmp_path):
     # the dispatcher's jurisdiction is the city, the demo worker's a drawn grid
     assert client.login(username="dispatcher", password="onenet-demo")
     assert client.get("/api/cases?limit=1").status_code == 200
+    # the situation map file (its own basemap from the OSM roads and footprints) carries the credit too
+    grid = Grid.objects.current().filter(net__code="comprehensive").order_by("code").first()
+    exported = client.get(f"/api/map/export/grid/{grid.code}.html")
+    assert exported.status_code == 200 and "© OpenStreetMap contributors" in exported.content.decode()
     # residents for the house units (fake identity numbers), stations and party organisations in grids
     from fixtures.citygen.people import is_valid_id_number
     from layers.models import GridWorker, PartyOrganisation, Resident, ServiceStation
