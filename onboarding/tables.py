@@ -19,6 +19,7 @@ from django.db import connection
 from django.utils import timezone
 
 from layers.io.errors import LayerIOError
+from layers.io.fields import match_columns as match_aliases
 from layers.io.mappings import RoadLinker, door_number
 from layers.models import Address, Building, HouseUnit
 
@@ -143,16 +144,9 @@ def match_columns(layer: str, header: list[str], fields: dict[str, str]) -> dict
                 f"表格中没有列 {theirs!r} the table has no column {theirs!r} (columns: {', '.join(header)})"
             )
         out[ours] = lower[theirs.lower()]
-    taken = set(out.values())
-    for ours, names in known.items():
-        if ours in out:
-            continue
-        for name in names:
-            i = lower.get(name.lower())
-            if i is not None and i not in taken:
-                out[ours] = i
-                taken.add(i)
-                break
+    free = [c for i, c in enumerate(header) if i not in set(out.values())]
+    guessed, _ = match_aliases(free, {k: v for k, v in known.items() if k not in out})
+    out.update({ours: header.index(column) for ours, column in guessed.items()})
     missing = [f for f in REQUIRED[layer] if f not in out]
     if layer in ("addresses", "house-units") and "building_code" not in out and "address" not in out:
         missing.append("building_code|address")
