@@ -171,6 +171,52 @@ def test_the_page_loads_clean_with_my_grid_and_cases_nearest_first(phone, me):
     watch.assert_clean()
 
 
+def test_my_position_is_on_the_map_and_centre_on_me_goes_there(phone, spot):
+    """The fix arrived before the map had loaded (the phone's first fix is quick): the dot and the
+    accuracy circle are there all the same, follow the next fix, also offline, and "centre on me" goes
+    there."""
+    context, page, watch = phone
+    dot = page.locator(".me-dot")
+    assert dot.is_visible()
+    at = page.evaluate("window.__onenet.me_at")
+    assert at == pytest.approx(list(spot), abs=1e-7)
+    circle = page.evaluate("() => window.__onenet.map.getSource('me-accuracy').getData()")
+    assert circle["geometry"]["type"] == "Polygon"
+    # the dot is drawn where the fix is: its screen position is the map's projection of the fix
+    box = dot.bounding_box()
+    x, y = page.evaluate("p => { const q = window.__onenet.map.project(p); return [q.x, q.y]; }", at)
+    canvas = page.locator("#map canvas").bounding_box()
+    assert (
+        abs(box["x"] + box["width"] / 2 - canvas["x"] - x) < 3
+        and abs(box["y"] + box["height"] / 2 - canvas["y"] - y) < 3
+    )
+    warnings: list[str] = []
+    page.on("console", lambda m: m.type == "warning" and warnings.append(m.text))
+    context.set_offline(True)
+    try:
+        moved = (spot[0] + 0.003, spot[1] + 0.001)
+        context.set_geolocation({"longitude": moved[0], "latitude": moved[1], "accuracy": 20})
+        page.evaluate(
+            "p => window.__onenet.map.jumpTo({center: p, zoom: 13})", [spot[0] - 0.01, spot[1] - 0.01]
+        )
+        page.click("#centre-me")
+        page.wait_for_function(
+            "m => { const c = window.__onenet.map.getCenter();"
+            " return Math.abs(c.lng - m[0]) < 1e-5 && Math.abs(c.lat - m[1]) < 1e-5; }",
+            arg=list(moved),
+            timeout=5000,
+        )
+        assert page.evaluate("window.__onenet.me_at") == pytest.approx(list(moved), abs=1e-7)
+        assert page.evaluate("window.__onenet.map.getZoom()") >= 16
+    finally:
+        context.set_offline(False)
+        context.set_geolocation({"longitude": spot[0], "latitude": spot[1], "accuracy": 8})
+    # tiles that could not load offline are named, not logged as a minified class name
+    assert any(w.startswith("map: source ") and "failed" in w for w in warnings), warnings
+    assert page.get_attribute("#centre-me", "title") == "回到我的位置"
+    watch.assert_clean()
+
+
 def test_a_check_in_reaches_the_api(phone, me):
     context, page, watch = phone
     page.click("#checkin-btn")

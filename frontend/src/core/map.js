@@ -22,6 +22,15 @@ export function createMap(container, config, options = {}) {
     fadeDuration: 0,
     ...options,
   });
+  // MapLibre logs a failed tile as the minified name of its error class: say what failed instead (and
+  // as a warning: a tile missing while offline or under load is not a broken page).
+  map.on('error', (e) => {
+    const err = e.error || {};
+    const where = e.sourceId ? `source ${e.sourceId}` : 'map';
+    const status = err.status ? ` HTTP ${err.status}` : '';
+    const url = err.url ? ` ${err.url}` : '';
+    console.warn(`map: ${where} failed${status}${url}: ${err.message || err.name || String(err)}`);
+  });
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'bottom-right');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
   // The compact attribution starts folded: on a phone it would cover a fifth of the map.

@@ -63,6 +63,14 @@ function setupLayers() {
     layout: { 'line-cap': 'round', 'line-join': 'round' },
     paint: { 'line-color': '#7048e8', 'line-width': 4, 'line-opacity': 0.85 },
   });
+  map.addSource('me-accuracy', { type: 'geojson', data: EMPTY });
+  map.addLayer({
+    id: 'me-accuracy',
+    type: 'fill',
+    source: 'me-accuracy',
+    paint: { 'fill-color': '#1c7ed6', 'fill-opacity': 0.12, 'fill-outline-color': '#1c7ed6' },
+  });
+  if (position.current) placeMe(position.current);
   map.addSource('my-cases', { type: 'geojson', data: EMPTY });
   map.addLayer({
     id: 'my-cases',
@@ -97,10 +105,37 @@ function drawTrack() {
   map.getSource('track')?.setData(coords.length > 1 ? { type: 'Feature', geometry: { type: 'LineString', coordinates: coords }, properties: {} } : EMPTY);
 }
 
+// Where the worker stands: a DOM marker (it needs no style, tiles or network, so it shows as soon as a
+// fix arrives, before the map has loaded and offline) and the fix's accuracy as a circle on the map
+// once the style is there (setupLayers draws the latest fix).
+function accuracyCircle(fix) {
+  const steps = 48;
+  const dLat = fix.accuracy / 111320;
+  const dLon = dLat / Math.cos((fix.lat * Math.PI) / 180);
+  const ring = [];
+  for (let i = 0; i <= steps; i++) {
+    const a = (2 * Math.PI * i) / steps;
+    ring.push([fix.lon + dLon * Math.cos(a), fix.lat + dLat * Math.sin(a)]);
+  }
+  return { type: 'Feature', geometry: { type: 'Polygon', coordinates: [ring] }, properties: {} };
+}
+
 function placeMe(fix) {
-  if (!map.loaded()) return;
-  if (!meMarker) meMarker = new maplibregl.Marker({ element: h('div.me-dot') });
+  if (!fix) return;
+  if (!meMarker) meMarker = new maplibregl.Marker({ element: h('div.me-dot', { dataset: { me: '1' } }) });
   meMarker.setLngLat([fix.lon, fix.lat]).addTo(map);
+  debug.me_at = [fix.lon, fix.lat];
+  map.getSource('me-accuracy')?.setData(fix.accuracy ? accuracyCircle(fix) : EMPTY);
+}
+
+async function centreOnMe() {
+  const fix = position.current || (await position.fresh(60000, 8000).catch(() => null));
+  if (!fix) {
+    toast(t('field.noFix'), 'error', 4000);
+    return;
+  }
+  placeMe(fix);
+  map.easeTo({ center: [fix.lon, fix.lat], zoom: Math.max(map.getZoom(), 16), duration: 300 });
 }
 
 // ------------------------------------------------------------------------------------------ me
@@ -240,6 +275,7 @@ $('#outbox-send').addEventListener('click', () => outbox.flush());
 patrol.events.addEventListener('point', drawTrack);
 patrol.events.addEventListener('change', renderPatrolButton);
 position.onFix(placeMe);
+$('#centre-me').addEventListener('click', centreOnMe);
 
 // ------------------------------------------------------------------------------------------ offline
 async function registerWorker() {
