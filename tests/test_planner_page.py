@@ -462,6 +462,21 @@ def split_largest_by_api(page, api, draft) -> str:
     return code
 
 
+def test_undo_is_enabled_only_while_an_open_draft_has_steps(editor, api):
+    """Before any draft and after the open one is discarded, "撤销上一步" is disabled (it looked enabled)."""
+    page, watch = editor
+    community = communities(9)[8]
+    draft = open_in_page(page, community)
+    assert page.is_disabled("#undo")  # a new draft has nothing to undo
+    split_largest_by_api(page, api, draft)
+    until(page, "() => !document.querySelector('#undo').disabled")
+    page.click(f"[data-discard='{draft.pk}']")
+    page.click(f"[data-discard='{draft.pk}']")  # the second click within 3 s discards
+    until(page, "() => window.__onenet.state.draft === null")
+    assert page.is_disabled("#undo") and page.is_disabled("#publish-send") and page.is_disabled("#impact-run")
+    watch.assert_clean()
+
+
 def test_the_impact_panel_shows_the_servers_counts(editor, api):
     page, watch = editor
     community = communities(4)[3]

@@ -99,6 +99,10 @@ export async function loadDrafts() {
 function renderChip(draft) {
   const chip = $('#draft-chip');
   chip.hidden = !draft;
+  // with no draft open (none yet, or the open one discarded) nothing can be undone, published or previewed
+  $('#undo').disabled = !editable() || !state.operations;
+  $('#publish-send').disabled = !editable();
+  $('#impact-run').disabled = !draft;
   if (!draft) return;
   chip.className = `chip ${draft.stale ? 'stale' : draft.status}`;
   chip.dataset.status = draft.status;
@@ -110,9 +114,6 @@ function renderChip(draft) {
     draft.stale ? t('pl.stale') : '',
   ].filter(Boolean).join(' · ');
   $('#op-count').textContent = t('pl.ops', { n: state.operations ?? 0 });
-  $('#undo').disabled = !editable() || !state.operations;
-  $('#publish-send').disabled = !editable();
-  $('#impact-run').disabled = !draft;
 }
 
 // --------------------------------------------------------------------------------------- validation
