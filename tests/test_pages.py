@@ -421,6 +421,24 @@ def test_public_page_loads_offline(phone):
     watch.assert_clean()
 
 
+def test_a_cluster_of_one_station_is_drawn_as_the_station(phone):
+    """At the zooms where stations are clustered, no bubble says "1": a lone station is a station."""
+    page, watch = phone
+    page.evaluate("window.__onenet.map.jumpTo({zoom: 11})")
+    wait_idle(page)
+    counts = page.evaluate(
+        "() => window.__onenet.map.queryRenderedFeatures({layers: ['station-cluster-counts']})"
+        ".map(f => f.properties.count)"
+    )
+    singles = page.evaluate(
+        "() => window.__onenet.map.queryRenderedFeatures({layers: ['stations']})"
+        ".filter(f => f.properties.count === 1).length"
+    )
+    assert counts and all(c > 1 for c in counts), counts
+    assert singles > 0
+    watch.assert_clean()
+
+
 def test_public_address_search_finds_grid_and_nearest_station(phone):
     page, watch = phone
     from django.contrib.gis.db.models.functions import Distance
@@ -465,6 +483,7 @@ def test_public_report_round_trips_to_a_receipt(phone, filed):
     page.click("#report-send")
     page.wait_for_selector("#receipt-card .receipt")
     number = page.get_attribute("#receipt-card .receipt", "data-number")
+    assert page.inner_text("#receipt-card").count(number) == 1  # shown once, large (it was twice)
     filed.append(number)
     case = Case.objects.get(number=number)
     assert case.channel == "public" and case.grid_code and case.attachments.count() == 1

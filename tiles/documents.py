@@ -229,8 +229,9 @@ def style(
             "layout": _text(["get", "name"], font, 15), "paint": _halo("#4c2f9e"),
         },
         {
+            # a "cluster" of one station is drawn as the station itself, not as a bubble saying 1
             "id": "station-clusters", "type": "circle", "source": PUBLIC, "source-layer": "service-stations",
-            "filter": ["has", "count"],
+            "filter": [">", ["coalesce", ["get", "count"], 0], 1],
             "paint": {
                 "circle-color": "#0ca678", "circle-opacity": 0.8,
                 "circle-radius": ["interpolate", ["linear"], ["get", "count"], 1, 5, 50, 12, 500, 20],
@@ -239,13 +240,13 @@ def style(
         {
             "id": "station-cluster-counts", "type": "symbol", "source": PUBLIC,
             "source-layer": "service-stations",
-            "filter": ["has", "count"],
+            "filter": [">", ["coalesce", ["get", "count"], 0], 1],
             "layout": _text(["to-string", ["get", "count"]], font, 11, **{"text-allow-overlap": True}),
             "paint": {"text-color": "#ffffff"},
         },
         {
             "id": "stations", "type": "circle", "source": PUBLIC, "source-layer": "service-stations",
-            "filter": ["!", ["has", "count"]],
+            "filter": ["<=", ["coalesce", ["get", "count"], 1], 1],
             "paint": {
                 "circle-color": "#0ca678", "circle-radius": 6, "circle-stroke-color": "#fff",
                 "circle-stroke-width": 2,

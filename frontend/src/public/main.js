@@ -266,8 +266,8 @@ $('#report-form').addEventListener('submit', async (e) => {
         h('h3', {}, t('pub.sent')),
         h('div', {}, `${t('pub.receipt')}: `),
         h('div.receipt', { dataset: { number: r.number } }, r.number),
+        // the API's message repeats the number: the card says the rest itself
         h('div.muted', {}, t('pub.keepReceipt')),
-        h('div', {}, pick(r.message)),
       ),
     );
     $('#report-form').reset();
