@@ -127,8 +127,8 @@ def nearest_building(lon: float, lat: float, system: crsmod.RefSystem) -> dict |
             """
             with pt as (select st_setsrid(st_makepoint(%s, %s), 4490) g)
             select b.id, b.address, st_distance(b.geom::geography, pt.g::geography) d,
-                   st_x(b.point), st_y(b.point)
-            from (select id, address, geom, point from layers_building
+                   st_x(b.point), st_y(b.point), b.grid_code
+            from (select id, address, geom, point, grid_code from layers_building
                   order by point <-> (select g from pt) limit 16) b, pt
             order by d, b.id limit 1
             """,
@@ -137,11 +137,13 @@ def nearest_building(lon: float, lat: float, system: crsmod.RefSystem) -> dict |
         row = cur.fetchone()
     if row is None:
         return None
-    bid, address, dist, bx, by = row
+    bid, address, dist, bx, by, grid_code = row
     x, y = crsmod.from_storage(bx, by, system)
     return {
         "building_id": bid,
         "address": address,
+        # the building's own grid: near a grid's edge the nearest address may belong to the next grid
+        "grid_code": grid_code or None,
         "distance_m": round(float(dist), 1),
         "lon": crsmod.rounded(x, system),
         "lat": crsmod.rounded(y, system),

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 import psycopg
 import pytest
+from django.db import connection
 
 from cases.models import Case
 from layers.models import Building, Grid, ServiceStation
@@ -437,6 +438,50 @@ def test_a_cluster_of_one_station_is_drawn_as_the_station(phone):
     assert counts and all(c > 1 for c in counts), counts
     assert singles > 0
     watch.assert_clean()
+
+
+def _point_whose_nearest_address_is_in_another_grid(base: str) -> tuple[float, float, str, str]:
+    """A point just inside one grid whose nearest building stands in the neighbouring grid."""
+    current = list(Grid.objects.current().filter(net__code="comprehensive").values_list("pk", flat=True))
+    with connection.cursor() as cur:
+        cur.execute(
+            """select st_x(q.p), st_y(q.p) from layers_building b
+               join layers_grid a on a.id = any(%s) and a.code <> b.grid_code
+                and st_dwithin(a.geom, b.geom, 0.0002)
+               cross join lateral (
+                   select st_pointonsurface(st_intersection(a.geom, st_buffer(b.geom, 0.00008))) p) q
+               where not st_isempty(q.p) order by b.id limit 200""",
+            [current],
+        )
+        candidates = cur.fetchall()
+    for lon, lat in candidates:
+        # through the server, not this test's transaction (a gazetteer refresh in it would hold its lock)
+        r = httpx.get(f"{base}/api/reverse", params={"lon": lon, "lat": lat}).json()
+        if r.get("grid_code") and r["nearest"]["grid_code"] not in (None, r["grid_code"]):
+            return lon, lat, r["grid_code"], r["nearest"]["grid_code"]
+    raise AssertionError("no such point in the demo city")
+
+
+def test_where_am_i_says_when_the_nearest_address_is_in_another_grid(browser, app_server):
+    lon, lat, mine, theirs = _point_whose_nearest_address_is_in_another_grid(app_server)
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+        geolocation={"longitude": lon, "latitude": lat, "accuracy": 5},
+        permissions=["geolocation"],
+    )
+    page = context.new_page()
+    watch = Watch(page)
+    page.goto(app_server + "/")
+    wait_ready(page)
+    page.click("#where-locate")
+    page.wait_for_selector("#my-grid-card")
+    assert page.get_attribute("#my-grid-card .big", "data-grid") == mine
+    note = page.locator("#nearest-other-grid")
+    assert note.get_attribute("data-grid") == theirs and theirs in note.inner_text()
+    watch.assert_clean()
+    context.close()
 
 
 def test_public_address_search_finds_grid_and_nearest_station(phone):

@@ -99,7 +99,15 @@ $('#where-locate').addEventListener('click', () => locate(async (lon, lat) => {
   try {
     // Browsers report WGS84 (≈ CGCS2000 at map scale); the geocoder converts whatever `crs` says.
     const r = await getJSON(`/api/reverse${qs({ lon, lat, crs: 'EPSG:4326' })}`);
-    await showWhere({ lon: r.lon_cgcs2000, lat: r.lat_cgcs2000, grid: r.grid_code, address: r.nearest?.address });
+    await showWhere({
+      lon: r.lon_cgcs2000,
+      lat: r.lat_cgcs2000,
+      grid: r.grid_code,
+      address: r.nearest?.address,
+      // near a grid's edge the nearest address may be the next grid's: say so, or a search for it
+      // would show the resident another grid than this one
+      addressGrid: r.nearest?.grid_code && r.nearest.grid_code !== r.grid_code ? r.nearest.grid_code : null,
+    });
   } catch (err) {
     clear(out).append(h('div.card.err', {}, err.status === 404 ? t('pub.outside') : err.message));
   }
@@ -117,9 +125,9 @@ function locate(then) {
   );
 }
 
-async function showWhere({ lon, lat, grid, address }) {
+async function showWhere({ lon, lat, grid, address, addressGrid = null }) {
   const near = await getJSON(`/api/public/nearby${qs({ lon, lat, grid })}`);
-  lastWhere = { near, address };
+  lastWhere = { near, address, addressGrid };
   renderWhere();
   placeMe(lon, lat);
   if (near.grid) {
@@ -135,9 +143,11 @@ async function showWhere({ lon, lat, grid, address }) {
 
 function renderWhere() {
   if (!lastWhere) return;
-  const { near, address } = lastWhere;
+  const { near, address, addressGrid } = lastWhere;
   const out = clear($('#where-result'));
-  if (address) out.append(h('p.muted', {}, address));
+  if (address && addressGrid) {
+    out.append(h('p.muted#nearest-other-grid', { dataset: { grid: addressGrid } }, t('pub.nearestOtherGrid', { address, grid: addressGrid })));
+  } else if (address) out.append(h('p.muted', {}, address));
   if (near.grid) {
     out.append(
       h(
