@@ -381,6 +381,73 @@ def test_todays_check_ins_and_patrol_tracks_on_the_big_screen(screen, app_server
             conn.execute("delete from layers_patrol where worker_id = %s", [worker.pk])
 
 
+def _overlapping(page) -> list[tuple[str, str]]:
+    """Pairs of the boxes over the big screen's map whose rectangles intersect, and boxes outside it."""
+    rects = page.evaluate(
+        """() => Object.fromEntries(['area-card', 'map-tools', 'legend', 'case-drawer', 'map-wrap']
+             .map(id => [id, document.getElementById(id)])
+             .filter(([, el]) => el && !el.hidden && el.offsetParent !== null)
+             .map(([id, el]) => { const r = el.getBoundingClientRect();
+                                  return [id, [r.left, r.top, r.right, r.bottom]]; }))"""
+    )
+    wrap = rects.pop("map-wrap")
+    bad = [
+        (k, "outside")
+        for k, r in rects.items()
+        if r[0] < wrap[0] - 1 or r[2] > wrap[2] + 1 or r[1] < wrap[1] - 1
+    ]
+    keys = sorted(rects)
+    for i, a in enumerate(keys):
+        for b in keys[i + 1 :]:
+            ra, rb = rects[a], rects[b]
+            if ra[0] < rb[2] - 1 and rb[0] < ra[2] - 1 and ra[1] < rb[3] - 1 and rb[1] < ra[3] - 1:
+                bad.append((a, b))
+    return bad
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (3840, 2160)])
+def test_the_boxes_over_the_map_never_overlap(browser, app_server, size):
+    """At start, after a drill-down to a street (many chips) and with the case drawer open, the area card,
+    the layer box, the legend and the drawer each keep their own rectangle; and the fitted area starts
+    below the boxes."""
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    page = context.new_page()
+    watch = Watch(page)
+    login(page, app_server)
+    wait_ready(page)
+    assert _overlapping(page) == []
+    page.click("#area-card .children button >> nth=0")  # city → district: the most chips
+    page.wait_for_function("() => window.__onenet.state.area?.level === 'district'")
+    assert _overlapping(page) == []
+    case = (
+        Case.objects.exclude(status__in=["closed", "evaluated", "rejected", "merged"])
+        .exclude(geom=None)
+        .first()
+    )
+    page.evaluate("n => window.__onenet.openCase(n)", case.number)
+    page.wait_for_selector("#case-drawer:not([hidden]) .drawer-body h3")
+    assert _overlapping(page) == []
+    tools = page.locator("#map-tools").bounding_box()
+    assert page.locator("#map-tools").evaluate("el => el.scrollWidth <= el.clientWidth + 1")  # not cut off
+    assert tools["width"] > 50
+    page.click("#case-close")
+    # the district fitted at start of the next drill sits below the boxes
+    page.click("#breadcrumb button >> nth=0")
+    page.wait_for_function("() => window.__onenet.state.area?.level === 'city'")
+    wait_idle(page)
+    north = page.evaluate(
+        "() => { const a = window.__onenet.state.area.bbox;"
+        " return window.__onenet.map.project([a[0], a[3]]).y; }"
+    )
+    boxes = page.evaluate(
+        "() => document.getElementById('map-overlay').getBoundingClientRect().bottom"
+        " - document.getElementById('map-wrap').getBoundingClientRect().top"
+    )
+    assert north >= boxes - 2, (north, boxes)
+    watch.assert_clean()
+    context.close()
+
+
 def test_wall_screen_3840x2160(browser, app_server):
     """The same screen on a 4K wall: everything scales with the root font; screenshots on request."""
     context = browser.new_context(viewport={"width": 3840, "height": 2160})

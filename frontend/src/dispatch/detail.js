@@ -42,6 +42,7 @@ export function setupDetail() {
 
 function close() {
   document.getElementById('case-drawer').hidden = true;
+  document.getElementById('map-wrap').classList.remove('drawer-open');
   state.caseNumber = null;
   current = null;
   markSelected(null);
@@ -69,6 +70,7 @@ export async function open(number, fly = true) {
   const mine = ++loadSeq;
   const drawer = document.getElementById('case-drawer');
   drawer.hidden = false;
+  document.getElementById('map-wrap').classList.add('drawer-open');
   state.caseNumber = number;
   let c;
   try {

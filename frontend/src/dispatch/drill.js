@@ -11,6 +11,14 @@ const ORDER = ['city', 'district', 'street', 'community', 'grid'];
 let setOutline = null;
 let seq = 0;
 
+/** Padding that keeps a fitted area out from under the boxes over the map's north (map-overlay). */
+function clearOfBoxes() {
+  const wrap = document.getElementById('map-wrap').getBoundingClientRect();
+  const boxes = document.getElementById('map-overlay').getBoundingClientRect();
+  const top = Math.max(40, Math.min(boxes.bottom - wrap.top + 16, wrap.height / 2));
+  return { top, bottom: 60, left: 60, right: 60 };
+}
+
 export function setupDrill(map) {
   setOutline = addSelection(map, 'selection', '#ffd43b');
   map.on('click', async (e) => {
@@ -54,7 +62,7 @@ export async function select(code, { animate = true } = {}) {
   if (mine !== seq) return; // a later click won
   state.area = area;
   setOutline(area.level === 'city' ? null : area.geometry);
-  fitBbox(state.map, area.bbox, 60, animate);
+  fitBbox(state.map, area.bbox, clearOfBoxes(), animate);
   render(area);
   emit('areachange', area);
   return area;

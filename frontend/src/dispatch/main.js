@@ -2,7 +2,7 @@
 // drill-down, the case drawer, the place-me queue and the three indicator panels.
 import '../core/base.css';
 import './dispatch.css';
-import { applyI18n, toggleLang } from '../core/i18n.js';
+import { applyI18n, pick, toggleLang } from '../core/i18n.js';
 import { createMap, idle, loaded, setNets, setVisible } from '../core/map.js';
 import { h, readConfig } from '../core/util.js';
 import { addCasesLayer, caseCount, hasCase, loadCases } from './casesLayer.js';
@@ -12,7 +12,7 @@ import { startLive } from './live.js';
 import { setupPanels } from './panels.js';
 import { setupPatrols } from './patrols.js';
 import { loadQueue, setupQueue } from './queue.js';
-import { on, state } from './state.js';
+import { emit, on, state } from './state.js';
 
 // The style's own case layers draw every case ever reported (tiles, by status); the screen's working
 // set is the open cases by light, so the tile layers are an opt-in "history" view.
@@ -56,6 +56,7 @@ const map = createMap('map', config, {
 });
 state.map = map;
 debug.map = map;
+debug.openCase = (number) => emit('opencase', number);
 
 function netToggles() {
   const enabled = new Set(config.nets.filter((n) => n.follows_communities).map((n) => n.code));
@@ -67,7 +68,10 @@ function netToggles() {
       else enabled.delete(n.code);
       setNets(map, config.nets, enabled);
     });
-    box.append(h('label', {}, input, ` ${n.name}`, h('span.muted', {}, n.name_en ? ` ${n.name_en}` : '')));
+    // one language at a time: the net's name, or its English name in English mode
+    const name = h('span.net-name', {}, ` ${pick({ zh: n.name, en: n.name_en || n.name })}`);
+    window.addEventListener('langchange', () => (name.textContent = ` ${pick({ zh: n.name, en: n.name_en || n.name })}`));
+    box.append(h('label', {}, input, name));
   }
   setNets(map, config.nets, enabled);
 }
