@@ -21,7 +21,7 @@ from shapely.geometry import LineString, MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import linemerge
 
-from layers.models.geo import SRID
+from layers.models.geo import SRID, metres_per_degree
 
 from .errors import Refusal
 
@@ -184,15 +184,6 @@ def polygons(geom: BaseGeometry) -> list[Polygon]:
     for part in getattr(geom, "geoms", []):
         out.extend(polygons(part))
     return out
-
-
-def metres_per_degree(lat: float) -> tuple[float, float]:
-    """Metres per degree of longitude and of latitude at `lat` on the CGCS2000 ellipsoid (series to 1e-5)."""
-    r = math.radians(lat)
-    return (
-        111412.84 * math.cos(r) - 93.5 * math.cos(3 * r),
-        111132.954 - 559.822 * math.cos(2 * r) + 1.175 * math.cos(4 * r),
-    )
 
 
 @dataclass(frozen=True)

@@ -32,23 +32,19 @@ def to_grids(communities: list[int], cases: list[int]) -> dict:
 
     grid_ids, params = _current_ids(COMPREHENSIVE)
     with connection.cursor() as cur:
-        cur.execute(
-            # the importer's rule (layers.io.locate): the grid holding the point, the lowest code on a
-            # shared edge, else the nearest within ~1 m (a footprint on the city's edge, reprojected)
-            f"""update layers_building b set grid_code = coalesce((
-                    select g.code from layers_grid g
-                    where g.id in ({grid_ids}) and st_dwithin(g.geom, b.point, 1e-5)
-                    order by st_distance(g.geom, b.point), g.code limit 1), '')
-                where b.community_id = any(%s)""",
-            [*params, communities],
-        )
-        # stations and party organisations by their point, the same way
-        for table in ("layers_servicestation", "layers_partyorganisation"):
+        # the importer's rule (layers.io.locate): the grid holding the point, the lowest code on a shared
+        # edge, else the nearest within ~1 m (a footprint on the city's edge, reprojected); buildings by
+        # their point on surface, stations and party organisations by their point
+        for table, point in (
+            ("layers_building", "point"),
+            ("layers_servicestation", "geom"),
+            ("layers_partyorganisation", "geom"),
+        ):
             cur.execute(
                 f"""update {table} p set grid_code = coalesce((
                         select g.code from layers_grid g
-                        where g.id in ({grid_ids}) and st_dwithin(g.geom, p.geom, 1e-5)
-                        order by st_distance(g.geom, p.geom), g.code limit 1), '')
+                        where g.id in ({grid_ids}) and st_dwithin(g.geom, p.{point}, 1e-5)
+                        order by st_distance(g.geom, p.{point}), g.code limit 1), '')
                     where p.community_id = any(%s)""",
                 [*params, communities],
             )

@@ -244,9 +244,7 @@ class _Context:
     _communities: list[int] | None = None
 
     def loaded_codes(self) -> set[str]:
-        with connection.cursor() as cur:
-            cur.execute("select coalesce(array_agg(code), '{}') from layers_adminunit")
-            return set(cur.fetchone()[0]) - self.before
+        return _admin_codes() - self.before
 
     def communities(self) -> list[int] | None:
         """Communities this run loaded (table rows join to their buildings only), or None: all."""

@@ -15,6 +15,7 @@ import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+import shapely
 from django.db import connection
 from django.utils import timezone
 
@@ -262,16 +263,10 @@ def load_addresses(
     for b in blank:
         a = firsts[b.pk]
         b.address, b.road_name, b.door_number = a.address, a.road_name, a.door_number
-        b.road_id = roads.road_id(a.road_name, _shapely(b.point)) if a.road_name else None
+        b.road_id = roads.road_id(a.road_name, shapely.Point(b.point.x, b.point.y)) if a.road_name else None
         changed.append(b)
     Building.objects.bulk_update(changed, ["address", "road_name", "door_number", "road"], batch_size=2000)
     return result
-
-
-def _shapely(point):
-    import shapely
-
-    return shapely.Point(point.x, point.y)
 
 
 def load_house_units(

@@ -36,6 +36,7 @@ from layers.models import (
     ServiceStation,
 )
 from layers.models.admin import CODE_LENGTH
+from layers.models.geo import metres_per_degree
 from layers.models.grids import database_now
 from layers.registry import LayerSpec
 
@@ -74,13 +75,6 @@ class MappingOptions:
     # grids: publish the file's grids as a new generation of their net (onboarding) instead of adding
     # them to the generation in force
     new_generation: bool = False
-
-
-def _metres_per_degree(lat: float) -> tuple[float, float]:
-    """Local scale (x, y) in metres per degree: enough to compare widths of a few metres."""
-    import math
-
-    return 111_320.0 * math.cos(math.radians(lat)), 110_574.0
 
 
 def geos(geom: BaseGeometry) -> GEOSGeometry:
@@ -294,7 +288,7 @@ class AdminUnitMapping(LayerMapping):
             )
             geom = row.geom
             if lines:
-                kx, ky = _metres_per_degree(geom.centroid.y)
+                kx, ky = metres_per_degree(geom.centroid.y)
                 snapped = shapely.make_valid(shapely.snap(geom, shapely.union_all(lines), self.SNAP_M / ky))
                 if earlier:
                     taken = shapely.union_all(earlier)

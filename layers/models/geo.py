@@ -7,6 +7,8 @@ forget to, and tile queries filter `geom_3857 && ST_TileEnvelope(...)` on its ow
 
 from __future__ import annotations
 
+import math
+
 from django.contrib.gis.db import models
 from django.contrib.gis.db.models.functions import Transform
 from django.contrib.postgres.indexes import GistIndex
@@ -38,3 +40,12 @@ def point_on_surface(source: str = "geom") -> models.GeneratedField:
 
 def gist(*fields: str, name: str) -> GistIndex:
     return GistIndex(fields=list(fields), name=name)
+
+
+def metres_per_degree(lat: float) -> tuple[float, float]:
+    """Metres per degree of longitude and of latitude at `lat` on the CGCS2000 ellipsoid (series to 1e-5)."""
+    r = math.radians(lat)
+    return (
+        111412.84 * math.cos(r) - 93.5 * math.cos(3 * r),
+        111132.954 - 559.822 * math.cos(2 * r) + 1.175 * math.cos(4 * r),
+    )
