@@ -13,8 +13,10 @@ screenshots (docs/screenshots/) at each page's target size, the 3840×2160 wall 
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
+import re
 import time
 import uuid
 from pathlib import Path
@@ -505,6 +507,66 @@ def test_a_cluster_of_one_station_is_drawn_as_the_station(phone):
     assert counts and all(c > 1 for c in counts), counts
     assert singles > 0
     watch.assert_clean()
+
+
+TILE_URL = re.compile(r"/tiles/[^/]+/\d+/\d+/\d+\.mvt")
+
+
+def _public_page_with_tiles(browser, app_server, answer):
+    """The public page whose every tile request passes through `answer(route, attempt)` first."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    attempts: collections.Counter = collections.Counter()
+    warnings: list[str] = []
+
+    def route(r):
+        attempts[r.request.url] += 1
+        answer(r, attempts[r.request.url])
+
+    page.route(TILE_URL, route)
+    page.on(
+        "console", lambda m: m.type == "warning" and m.text.startswith("map:") and warnings.append(m.text)
+    )
+    page.goto(app_server + "/")
+    wait_ready(page)
+    return context, page, attempts, warnings
+
+
+def test_a_tile_refused_while_the_server_is_busy_is_asked_again(browser, app_server):
+    """A 503 (busy pool, Retry-After) is not a hole in the map: the page waits and asks again."""
+
+    def busy_once(route, attempt):
+        if attempt == 1:
+            route.fulfill(status=503, headers={"Retry-After": "1"}, body="busy")
+        else:
+            route.continue_()
+
+    context, page, attempts, warnings = _public_page_with_tiles(browser, app_server, busy_once)
+    try:
+        assert attempts and all(n == 2 for n in attempts.values()), attempts
+        drawn = page.evaluate(
+            "() => window.__onenet.map.querySourceFeatures('onenet', {sourceLayer: 'roads'}).length"
+        )
+        assert drawn > 0
+        assert warnings == []
+    finally:
+        context.close()
+
+
+def test_a_tile_that_fails_for_good_is_named_in_the_console(browser, app_server):
+    """A tile the server will not give (HTTP 500) is asked once, and the warning says which and why."""
+
+    def broken(route, attempt):
+        route.fulfill(status=500, body="broken")
+
+    context, page, attempts, warnings = _public_page_with_tiles(browser, app_server, broken)
+    try:
+        assert attempts and all(n == 1 for n in attempts.values()), attempts
+        assert warnings
+        for text in warnings:
+            assert "HTTP 500" in text and re.search(r"/tiles/\S+/\d+/\d+/\d+\.mvt", text), text
+    finally:
+        context.close()
 
 
 def _point_whose_nearest_address_is_in_another_grid(base: str) -> tuple[float, float, str, str]:

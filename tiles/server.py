@@ -270,13 +270,13 @@ class TileServer:
         except HttpError as exc:
             status, headers, body = self.error(exc)
         except (PoolTimeout, psycopg.OperationalError) as exc:  # includes statement timeouts
-            log.warning("tiles: database busy or unreachable: %s", exc)
+            log.warning("tiles: database busy or unreachable on %s: %s", scope.get("path"), exc)
             status, headers, body = self.error(
                 HttpError(
                     503,
                     "数据库繁忙，请稍后重试",
                     "the database is busy; try again later",
-                    [(b"retry-after", b"5")],
+                    [(b"retry-after", b"2")],  # the pages ask again after it (core/tilefetch.js)
                 )
             )
         except Exception:

@@ -3,6 +3,7 @@
 // from the internet.  Both pages build on this.
 import * as maplibregl from 'maplibre-gl';
 import 'maplibre-gl/dist/maplibre-gl.css';
+import { PROTOCOL, loadTile, routed } from './tilefetch.js';
 
 export { maplibregl };
 
@@ -13,6 +14,7 @@ const OVERLAY_GRID_LAYERS = ['overlay-grid-outlines'];
 export function createMap(container, config, options = {}) {
   // The worker is not bundled: `npm run build` copies it to /static/vendor/maplibre-gl/.
   maplibregl.setWorkerUrl(new URL(config.workerUrl, window.location.href).href);
+  maplibregl.addProtocol(PROTOCOL, loadTile);
   const map = new maplibregl.Map({
     container,
     style: new URL(config.styleUrl, window.location.href).href,
@@ -20,6 +22,8 @@ export function createMap(container, config, options = {}) {
     // CJK ideographs drawn with the browser's local font; the server's glyphs cover digits and Latin.
     localIdeographFontFamily: "'WenQuanYi Micro Hei', 'Noto Sans CJK SC', 'Microsoft YaHei', sans-serif",
     fadeDuration: 0,
+    // Our tiles go through the retrying loader (core/tilefetch.js); glyphs, style and others as they are.
+    transformRequest: (url, kind) => (kind === 'Tile' ? { url: routed(url) } : { url }),
     ...options,
   });
   // MapLibre logs a failed tile as the minified name of its error class: say what failed instead (and
