@@ -26,6 +26,12 @@ AREA_DOC = {
         "chain": {"type": "array", "items": {"type": "object"}},
         "children": {"type": "array", "items": {"type": "object"}},
         "bbox": {"type": "array", "items": {"type": "number"}, "nullable": True},
+        "populated_bbox": {
+            "type": "array",
+            "items": {"type": "number"},
+            "nullable": True,
+            "description": "admin units: the middle 90 % of inhabited buildings, where a map should start",
+        },
         "geometry": {"type": "object", "nullable": True},
     },
 }

@@ -613,7 +613,39 @@ def test_where_am_i_says_when_the_nearest_address_is_in_another_grid(browser, ap
     context.close()
 
 
-def test_public_address_search_finds_grid_and_nearest_station(phone):
+def _bounds(page) -> list[float]:
+    return page.evaluate("() => window.__onenet.map.getBounds().toArray().flat()")
+
+
+def _share_inside(view: list[float], box: list[float]) -> float:
+    """The part of the map's view (lon/lat box) that `box` covers."""
+    w = max(0.0, min(view[2], box[2]) - max(view[0], box[0]))
+    h = max(0.0, min(view[3], box[3]) - max(view[1], box[1]))
+    return w * h / ((view[2] - view[0]) * (view[3] - view[1]))
+
+
+def test_the_public_map_starts_on_the_populated_city_with_its_street_names(browser, app_server):
+    """A resident's first view: the city fills the phone (no sea of empty beige) and its streets are
+    named (a cluster's count does not push the names away)."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        page.goto(app_server + "/")
+        wait_ready(page)
+        root = httpx.get(f"{app_server}/api/map/areas/root").json()
+        box = root["populated_bbox"]
+        assert box[0] >= root["bbox"][0] and box[2] <= root["bbox"][2]
+        assert _share_inside(_bounds(page), box) >= 0.75
+        names = page.evaluate(
+            "() => window.__onenet.map.queryRenderedFeatures({layers: ['street-labels', 'community-labels']})"
+            ".length"
+        )
+        assert names >= 3
+    finally:
+        context.close()
+
+
+def test_public_address_search_finds_grid_and_nearest_station(phone, app_server):
     page, watch = phone
     from django.contrib.gis.db.models.functions import Distance
 
@@ -636,6 +668,16 @@ def test_public_address_search_finds_grid_and_nearest_station(phone):
     ]
     assert nearest.pk in ids and any(n.startswith(nearest.name) for n in names)
     wait_idle(page)
+    # the map shows the whole grid, not a 30-m close-up with its edges off screen
+    grid_box = httpx.get(f"{app_server}/api/map/areas/{b.grid_code}").json()["bbox"]
+    view = _bounds(page)
+    assert (
+        view[0] <= grid_box[0]
+        and view[1] <= grid_box[1]
+        and view[2] >= grid_box[2]
+        and view[3] >= grid_box[3]
+    )
+    assert _share_inside(view, grid_box) >= 0.2
     if os.environ.get("ONENET_SCREENSHOTS"):
         page.screenshot(path=str(SHOTS / "public-where-390x844.png"))
     watch.assert_clean()

@@ -105,6 +105,11 @@ STATUS_COLOURS = [
 ]  # fmt: skip
 
 
+# A cluster's count is drawn inside its circle, and circles take no part in label collision: the count
+# is always shown and never pushes a street's or community's name off the map.
+COUNT_IN_CIRCLE = {"text-allow-overlap": True, "text-ignore-placement": True}
+
+
 def _text(field: Any, font: str, size: Any = 12, **layout: Any) -> dict[str, Any]:
     return {"text-field": field, "text-font": [font], "text-size": size, **layout}
 
@@ -177,8 +182,10 @@ def style(
             "filter": ["in", ["get", "net"], ["literal", ["comprehensive", "dedicated"]]],
             "paint": {
                 "line-color": ["match", ["get", "net"], "dedicated", "#2f9e44", "#e8590c"],
-                "line-width": ["interpolate", ["linear"], zoom, 8, 0.3, 12, 0.8, 16, 2],
-                "line-opacity": ["interpolate", ["linear"], zoom, 8, 0.4, 12, 0.9],
+                # quiet while a whole district is on screen (streets and their names first), full
+                # strength from the zoom where one grid is a street block
+                "line-width": ["interpolate", ["linear"], zoom, 8, 0.3, 12, 0.6, 14, 1.2, 16, 2],
+                "line-opacity": ["interpolate", ["linear"], zoom, 8, 0.25, 12, 0.4, 14, 0.9],
             },
         },
         {
@@ -241,7 +248,7 @@ def style(
             "id": "station-cluster-counts", "type": "symbol", "source": PUBLIC,
             "source-layer": "service-stations",
             "filter": [">", ["coalesce", ["get", "count"], 0], 1],
-            "layout": _text(["to-string", ["get", "count"]], font, 11, **{"text-allow-overlap": True}),
+            "layout": _text(["to-string", ["get", "count"]], font, 11, **COUNT_IN_CIRCLE),
             "paint": {"text-color": "#ffffff"},
         },
         {
@@ -286,7 +293,7 @@ def style(
             {
                 "id": "case-cluster-counts", "type": "symbol", "source": INTERNAL, "source-layer": "cases",
                 "filter": ["has", "count"],
-                "layout": _text(["to-string", ["get", "open"]], font, 11, **{"text-allow-overlap": True}),
+                "layout": _text(["to-string", ["get", "open"]], font, 11, **COUNT_IN_CIRCLE),
                 "paint": {"text-color": "#ffffff"},
             },
             {

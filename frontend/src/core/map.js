@@ -85,6 +85,29 @@ export function fitBbox(map, bbox, padding = 40, animate = true) {
   );
 }
 
+/** Start on `area`'s populated box (the API's `populated_bbox`), filling the map: where the box and
+ *  the screen differ in shape (a wide city on a tall phone) its longer side may run off screen by up to
+ *  one zoom level rather than leave half the map an empty margin. */
+export function startOn(map, area, padding = 20) {
+  const b = area?.populated_bbox || area?.bbox;
+  if (!b) return;
+  const fit = map.cameraForBounds(
+    [
+      [b[0], b[1]],
+      [b[2], b[3]],
+    ],
+    { padding },
+  );
+  if (!fit) return;
+  const sw = maplibregl.MercatorCoordinate.fromLngLat([b[0], b[1]]);
+  const ne = maplibregl.MercatorCoordinate.fromLngLat([b[2], b[3]]);
+  const box = (ne.x - sw.x) / Math.max(sw.y - ne.y, 1e-12);
+  const canvas = map.getContainer();
+  const screen = canvas.clientWidth / Math.max(canvas.clientHeight, 1);
+  const fill = Math.min(Math.abs(Math.log2(box / screen)), 1);
+  map.jumpTo({ center: fit.center, zoom: fit.zoom + fill });
+}
+
 /** A GeoJSON source + outline and fill layers for the selected area (drill-down, "my grid"). */
 export function addSelection(map, id, colour = '#1971c2') {
   map.addSource(id, { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });

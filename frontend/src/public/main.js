@@ -5,7 +5,7 @@ import '../core/base.css';
 import './public.css';
 import { ApiError, getJSON, newKey, postForm, qs } from '../core/api.js';
 import { applyI18n, pick, t, toggleLang } from '../core/i18n.js';
-import { addSelection, createMap, fitBbox, idle, loaded, maplibregl } from '../core/map.js';
+import { addSelection, createMap, fitBbox, idle, loaded, maplibregl, startOn } from '../core/map.js';
 import { $, $$, clear, fmtDistance, fmtTime, h, readConfig, toast } from '../core/util.js';
 
 const config = readConfig();
@@ -134,6 +134,8 @@ async function showWhere({ lon, lat, grid, address, addressGrid = null }) {
     const area = await getJSON(`/api/map/areas/${encodeURIComponent(near.grid.code)}`).catch(() => null);
     if (area) {
       setGridOutline(area.geometry);
+      // the result card has just changed the panel's height: measure the map again before fitting
+      map.resize();
       fitBbox(map, area.bbox, 40);
       return;
     }
@@ -359,7 +361,7 @@ async function main() {
   debug.timings.styleLoaded = performance.now() - t0;
   setupMap();
   const root = await getJSON(`/api/map/areas/${encodeURIComponent(config.root || 'root')}`).catch(() => null);
-  if (root?.bbox) fitBbox(map, root.bbox, 20, false);
+  startOn(map, root);
   await cats;
   await idle(map);
   debug.timings.firstIdle = performance.now() - t0;
