@@ -477,6 +477,40 @@ def test_undo_is_enabled_only_while_an_open_draft_has_steps(editor, api):
     watch.assert_clean()
 
 
+def test_grid_labels_give_way_to_the_numbered_issue_markers(editor, api):
+    """A whole district's draft at district zoom: every household warning sits at its grid's label point,
+    and the labels (`001 77/360`) used to be drawn over the numbered markers into a blur.  Now a marker
+    always shows and no label is placed over one; labels thin out instead (MapLibre's collision)."""
+    page, watch = editor
+    district = AdminUnit.objects.filter(level="district").order_by("code").first()
+    reply = api.post(API, json={"net": "comprehensive", "area": district.code, "note": "labels"})
+    assert reply.status_code == 201, reply.text
+    draft_id = reply.json()["id"]
+    try:
+        reload_draft(page, draft_id)
+        until(page, "() => (window.__onenet.state.validation?.issues || []).some(i => i.at)")
+        centre = district.geom.centroid
+        page.evaluate("c => window.__onenet.map.jumpTo({center: c, zoom: 13.5})", [centre.x, centre.y])
+        idle(page)
+        covered = page.evaluate(
+            """() => { const m = window.__onenet.map;
+                 const markers = m.queryRenderedFeatures({layers: ['issue-points']});
+                 const hit = markers.filter(f => { const p = m.project(f.geometry.coordinates);
+                   return m.queryRenderedFeatures([[p.x - 9, p.y - 9], [p.x + 9, p.y + 9]],
+                                                  {layers: ['draft-labels']}).length > 0; });
+                 return [markers.length, hit.length,
+                         m.queryRenderedFeatures({layers: ['issue-labels']}).length,
+                         m.queryRenderedFeatures({layers: ['draft-labels']}).length]; }"""
+        )
+        markers, under_labels, numbers, labels = covered
+        assert markers >= 5, covered
+        assert numbers == markers, covered  # every marker keeps its number
+        assert labels > 0 and under_labels == 0, covered
+        watch.assert_clean()
+    finally:
+        api.delete(f"{API}/{draft_id}")
+
+
 def test_the_impact_panel_shows_the_servers_counts(editor, api):
     page, watch = editor
     community = communities(4)[3]

@@ -72,6 +72,24 @@ export function addPlannerLayers(map) {
       'line-dasharray': ['match', ['get', 'side'], 'a', ['literal', [1, 0]], ['literal', [2, 1]]],
     },
   });
+  // Below the issue markers, so that MapLibre places the markers first and a label that would cover
+  // one is left out (symbol collision); under zoom 14 only the sequence, the load from 14 on.
+  map.addLayer({
+    id: 'draft-labels',
+    type: 'symbol',
+    source: 'draft-label-points',
+    minzoom: 13,
+    layout: {
+      'text-field': [
+        'step', ['zoom'],
+        ['get', 'label'],
+        14, ['format', ['get', 'label'], { 'font-scale': 1.1 }, '\n', {}, ['get', 'loadText'], { 'font-scale': 0.85 }],
+      ],
+      'text-font': font,
+      'text-size': 12,
+    },
+    paint: { 'text-color': '#1b3a5c', 'text-halo-color': '#fff', 'text-halo-width': 1.4 },
+  });
   map.addLayer({
     id: 'issue-areas',
     type: 'fill',
@@ -103,20 +121,14 @@ export function addPlannerLayers(map) {
     type: 'symbol',
     source: 'issues',
     filter: ['==', ['geometry-type'], 'Point'],
-    layout: { 'text-field': ['to-string', ['get', 'n']], 'text-font': font, 'text-size': 11, 'text-allow-overlap': true },
-    paint: { 'text-color': '#fff' },
-  });
-  map.addLayer({
-    id: 'draft-labels',
-    type: 'symbol',
-    source: 'draft-label-points',
-    minzoom: 13,
     layout: {
-      'text-field': ['format', ['get', 'label'], { 'font-scale': 1.1 }, '\n', {}, ['get', 'loadText'], { 'font-scale': 0.85 }],
+      'text-field': ['to-string', ['get', 'n']],
       'text-font': font,
-      'text-size': 12,
+      'text-size': 11,
+      'text-allow-overlap': true, // a marker always shows its number ...
+      'text-padding': 6, // ... and keeps its whole circle (radius 11) clear of labels
     },
-    paint: { 'text-color': '#1b3a5c', 'text-halo-color': '#fff', 'text-halo-width': 1.4 },
+    paint: { 'text-color': '#fff' },
   });
 }
 
