@@ -619,7 +619,14 @@ def categories(request: HttpRequest) -> JsonResponse:
     return _ok(
         {
             "categories": [
-                {"code": c.code, "name": c.name, "class_code": c.parent.code, "class_name": c.parent.name}
+                {
+                    "code": c.code,
+                    "name": c.name,
+                    "name_en": c.name_en,
+                    "class_code": c.parent.code,
+                    "class_name": c.parent.name,
+                    "class_name_en": c.parent.name_en,
+                }
                 for c in items
             ]
         }
@@ -744,7 +751,13 @@ def nearby(request: HttpRequest) -> JsonResponse:
         "stations": stations,
     }
     if grid is not None:
-        body["grid"] = {"code": grid.code, "name": grid.name, "net": grid.net.code, "net_name": grid.net.name}
+        body["grid"] = {
+            "code": grid.code,
+            "name": grid.name,
+            "net": grid.net.code,
+            "net_name": grid.net.name,
+            "net_name_en": grid.net.name_en,
+        }
         if grid.community_id:
             c = grid.community
             body["community"] = {"code": c.code, "name": c.name}

@@ -200,6 +200,29 @@ const DICT = {
     'pub.hours': '开放时间',
     'pub.phone': '电话',
     'pub.demo': '示例数据，非真实城市',
+    // enum values the server sends as codes (a code is never shown raw): roles, station kinds, groups
+    'role.dispatcher': '指挥中心坐席',
+    'role.planner': '网格规划员',
+    'role.grid_worker': '网格员',
+    'role.department': '职能部门',
+    'role.leader': '领导',
+    'role.admin': '管理员',
+    'role.public': '居民',
+    'role.integration': '系统对接',
+    'role.head': '网格长',
+    'role.full_time': '专职网格员',
+    'role.part_time': '兼职网格员',
+    'role.police': '社区民警',
+    'role.volunteer': '志愿者',
+    'station.grid_station': '网格驿站',
+    'station.convenience': '便民服务站',
+    'station.governance': '综治中心',
+    'station.police': '警务站',
+    'group.low_income': '低保户',
+    'group.disabled': '残疾人',
+    'group.elderly_alone': '独居老人',
+    'group.veteran': '退役军人',
+    'group.left_behind_child': '留守儿童',
   },
   en: {
     'app.title': 'One-net map',
@@ -398,6 +421,28 @@ const DICT = {
     'pub.hours': 'Hours',
     'pub.phone': 'Phone',
     'pub.demo': 'Demo data, not a real city',
+    'role.dispatcher': 'Dispatcher',
+    'role.planner': 'Grid planner',
+    'role.grid_worker': 'Grid worker',
+    'role.department': 'Department',
+    'role.leader': 'Leader',
+    'role.admin': 'Administrator',
+    'role.public': 'Resident',
+    'role.integration': 'Integration',
+    'role.head': 'Grid head',
+    'role.full_time': 'Full-time grid worker',
+    'role.part_time': 'Part-time grid worker',
+    'role.police': 'Community police officer',
+    'role.volunteer': 'Volunteer',
+    'station.grid_station': 'Grid post',
+    'station.convenience': 'Service station',
+    'station.governance': 'Governance centre',
+    'station.police': 'Police post',
+    'group.low_income': 'Low-income households',
+    'group.disabled': 'People with disabilities',
+    'group.elderly_alone': 'Elderly living alone',
+    'group.veteran': 'Veterans',
+    'group.left_behind_child': 'Left-behind children',
   },
 };
 
@@ -430,6 +475,44 @@ export function pick(pair) {
   if (!pair) return '';
   if (typeof pair === 'string') return pair;
   return pair[lang] || pair.zh || pair.en || '';
+}
+
+/** The label of an enum `code` of kind `prefix` (role, station, group …) in the current language; the
+ *  server's own label, then the code, where the dictionary has none. */
+export function label(prefix, code, fallback) {
+  const own = DICT[lang][`${prefix}.${code}`];
+  return own !== undefined ? own : fallback || code || '';
+}
+
+// Opening hours are free text typed by each station; the usual phrases have an English form.
+const HOURS_EN = [
+  [/周一至周五/g, 'Mon–Fri'],
+  [/周一至周六/g, 'Mon–Sat'],
+  [/周一至周日|每日|每天/g, 'daily'],
+  [/周末/g, 'weekends'],
+  [/节假日/g, 'holidays'],
+  [/全天|24小时/g, '24 h'],
+  [/[，、]/g, ', '],
+];
+
+export function hoursText(text) {
+  if (!text || lang === 'zh') return text || '';
+  return HOURS_EN.reduce((s, [re, en]) => s.replace(re, en), text);
+}
+
+// Case categories: the pages learn the English names once (/api/map/categories) and show them by code.
+const categoryNames = new Map();
+
+export function setCategoryNames(categories) {
+  for (const c of categories) {
+    categoryNames.set(c.code, { zh: c.name, en: c.name_en || c.name });
+    if (c.class_code) categoryNames.set(c.class_code, { zh: c.class_name, en: c.class_name_en || c.class_name });
+  }
+}
+
+export function categoryName(code, fallback) {
+  const pair = categoryNames.get(code);
+  return pair ? pick(pair) : fallback || code || '';
 }
 
 export function applyI18n(root = document) {

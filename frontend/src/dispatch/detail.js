@@ -2,7 +2,7 @@
 // (the API's `transitions` for this user and case), posted to /api/cases/<n>/transitions with the
 // version read, so two dispatchers never overwrite each other (409 → reload).
 import { getJSON, postJSON } from '../core/api.js';
-import { t } from '../core/i18n.js';
+import { categoryName, label, t } from '../core/i18n.js';
 import { clear, fmtTime, h, toast } from '../core/util.js';
 import { upsertCase } from './casesLayer.js';
 import { emit, on, state } from './state.js';
@@ -112,7 +112,7 @@ function render(c, suggestion) {
       'dl.facts',
       {},
       fact(t('case.number'), c.number),
-      fact(t('case.category'), `${c.category_name} (${c.category})`),
+      fact(t('case.category'), `${categoryName(c.category, c.category_name)} (${c.category})`),
       fact(t('case.status'), t(`st.${c.status}`)),
       fact(t('case.severity'), t(`sev.${c.severity}`)),
       fact(t('case.light'), c.light ? h(`span.light.${c.light}`, {}, t(`legend.${c.light}`)) : '—'),
@@ -145,7 +145,7 @@ function render(c, suggestion) {
           {},
           h('span.t', {}, `${fmtTime(e.at)} `),
           h('b', {}, t(`t.${e.action}`)),
-          ` ${e.actor || e.role || ''}`,
+          ` ${[e.actor, e.role ? label('role', e.role) : ''].filter(Boolean).join(' · ')}`,
           e.to && e.from !== e.to ? h('span.c', {}, ` → ${t(`st.${e.to}`)}`) : null,
           e.comment ? h('div.c', {}, e.comment) : null,
         ),

@@ -2,7 +2,7 @@
 // user's jurisdiction) → fetch the case → map, feed, queue, drawer; a flash and a tone for emergencies.
 // EventSource reconnects by itself (the server sends `retry: 3000`).
 import { getJSON } from '../core/api.js';
-import { t } from '../core/i18n.js';
+import { categoryName, t } from '../core/i18n.js';
 import { clear, fmtTime, h } from '../core/util.js';
 import { upsertCase } from './casesLayer.js';
 import { emit } from './state.js';
@@ -67,23 +67,37 @@ async function fetchCase(number, version) {
   emit('casechanged', c);
 }
 
+// The feed keeps what it was told (case, new or changed, when) so that a language switch redraws it.
+const feed = [];
+
 function addToFeed(c, isNew) {
-  const list = document.getElementById('feed-list');
-  const empty = list.querySelector('.muted');
-  if (empty) empty.remove();
-  for (const old of list.querySelectorAll(`li[data-number="${CSS.escape(c.number)}"]`)) old.remove();
-  const li = h(
+  const at = new Date().toISOString();
+  const i = feed.findIndex((e) => e.c.number === c.number);
+  if (i >= 0) feed.splice(i, 1);
+  feed.unshift({ c, isNew, at });
+  feed.length = Math.min(feed.length, FEED_MAX);
+  renderFeed();
+}
+
+function feedEntry({ c, isNew, at }) {
+  return h(
     `li.new${c.severity === 'emergency' ? '.emergency' : ''}`,
     { dataset: { number: c.number } },
-    h('span.t', {}, fmtTime(new Date().toISOString(), false)),
+    h('span.t', {}, fmtTime(at, false)),
     h('i', { className: `dot ${c.light || 'green'}` }),
     h('button.link', { type: 'button', onclick: () => emit('opencase', c.number) }, c.number),
-    h('span', {}, `${c.category_name} · ${t(`st.${c.status}`)}`),
+    h('span', {}, `${categoryName(c.category, c.category_name)} · ${t(`st.${c.status}`)}`),
     h('span.t', {}, isNew ? t('feed.new') : t('feed.changed')),
   );
-  list.prepend(li);
-  while (list.children.length > FEED_MAX) list.lastElementChild.remove();
 }
+
+function renderFeed() {
+  const list = document.getElementById('feed-list');
+  if (!feed.length) return; // the template's "waiting for new cases" stays
+  list.replaceChildren(...feed.map(feedEntry));
+}
+
+window.addEventListener('langchange', renderFeed);
 
 // ---------------------------------------------------------------------------------------- alarm
 function setupSound() {
@@ -127,7 +141,7 @@ let flashTimer = null;
 function alarm(c) {
   const flash = document.getElementById('flash');
   const text = flash.querySelector('.flash-text');
-  clear(text).append(`${t('alert.emergency')} · ${c.number} · ${c.category_name}`);
+  clear(text).append(`${t('alert.emergency')} · ${c.number} · ${categoryName(c.category, c.category_name)}`);
   flash.hidden = false;
   // Restart the CSS animation for back-to-back emergencies.
   flash.style.animation = 'none';

@@ -2,7 +2,8 @@
 // drill-down, the case drawer, the place-me queue and the three indicator panels.
 import '../core/base.css';
 import './dispatch.css';
-import { applyI18n, pick, toggleLang } from '../core/i18n.js';
+import { applyI18n, pick, setCategoryNames, toggleLang } from '../core/i18n.js';
+import { getJSON } from '../core/api.js';
 import { createMap, idle, loaded, setNets, setVisible } from '../core/map.js';
 import { h, readConfig } from '../core/util.js';
 import { addCasesLayer, caseCount, hasCase, loadCases } from './casesLayer.js';
@@ -106,9 +107,11 @@ async function main() {
   // Subscribe first, then load: a case created in between arrives twice rather than never.
   startLive();
   on('resync', () => Promise.all([loadCases(), loadQueue()]).catch(() => {}));
+  // English category names for the feed, lists and drawer (the cases carry the Chinese one)
+  const names = getJSON('/api/map/categories').then((r) => setCategoryNames(r.categories)).catch(() => {});
   const area = select(config.root, { animate: false });
   const cases = loadCases().then((n) => (debug.timings.casesLoaded = performance.now() - t0) && n);
-  await Promise.all([area, cases, loadQueue()]);
+  await Promise.all([area, cases, loadQueue(), names]);
   await idle(map);
   debug.timings.firstIdle = performance.now() - t0;
   debug.ready = true;

@@ -5,7 +5,7 @@ import { GridComponent, LegendComponent, TooltipComponent } from 'echarts/compon
 import * as echarts from 'echarts/core';
 import { CanvasRenderer } from 'echarts/renderers';
 import { getJSON, qs } from '../core/api.js';
-import { pick, t } from '../core/i18n.js';
+import { categoryName, label, pick, t } from '../core/i18n.js';
 import { clear, debounce, fmtInt, fmtPct, h } from '../core/util.js';
 import { areaCode, emit, on, state } from './state.js';
 
@@ -81,7 +81,7 @@ function drawPeople() {
       xAxis: { type: 'value', show: false },
       yAxis: {
         type: 'category',
-        data: d.special_groups.map((g) => g.label),
+        data: d.special_groups.map((g) => label('group', g.tag, g.label)),
         axisLabel: { color: TEXT, fontSize: r * 0.72 },
         axisLine: { lineStyle: { color: AXIS } },
       },
@@ -161,7 +161,7 @@ function drawEvents() {
       xAxis: { type: 'value', show: false },
       yAxis: {
         type: 'category',
-        data: top.map((c) => c.name),
+        data: top.map((c) => categoryName(c.code, c.name)),
         axisLabel: { color: TEXT, fontSize: r * 0.62, width: r * 4, overflow: 'truncate' },
         axisLine: { lineStyle: { color: AXIS } },
       },
@@ -278,7 +278,7 @@ function drawOperations() {
               {},
               h('i', { className: 'dot red' }),
               h('button.link', { type: 'button', onclick: () => emit('opencase', c.number) }, c.number),
-              h('span', {}, c.category_name),
+              h('span', {}, categoryName(c.category, c.category_name)),
             ),
           )
         : h('li.muted', {}, t('none')),

@@ -1,7 +1,7 @@
 // The "place me" queue: cases whose address the geocoder could not place with confidence.  The dispatcher
 // drags one onto the map; the drop point becomes the case's place through the `relocate` transition.
 import { getJSON, qs } from '../core/api.js';
-import { t } from '../core/i18n.js';
+import { categoryName, t } from '../core/i18n.js';
 import { clear, fmtTime, h, toast } from '../core/util.js';
 import { relocate } from './detail.js';
 import { emit, on } from './state.js';
@@ -72,7 +72,7 @@ function render() {
           },
         },
         h('button.link', { type: 'button', onclick: () => emit('opencase', c.number) }, c.number),
-        h('span', {}, `${c.category_name} · ${c.address || '—'}`),
+        h('span', {}, `${categoryName(c.category, c.category_name)} · ${c.address || '—'}`),
         h('span.t', {}, fmtTime(c.reported_at)),
       ),
     );

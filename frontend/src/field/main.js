@@ -6,7 +6,7 @@ import '../core/base.css';
 import './field.css';
 import './i18n.js';
 import { ApiError, getJSON, qs } from '../core/api.js';
-import { applyI18n, t, toggleLang } from '../core/i18n.js';
+import { applyI18n, label, t, toggleLang } from '../core/i18n.js';
 import { addSelection, createMap, fitBbox, idle, loaded, maplibregl, setVisible } from '../core/map.js';
 import { $, $$, clear, fmtTime, h, readConfig, toast } from '../core/util.js';
 import { openCase, renderCases, setupCases } from './cases.js';
@@ -179,7 +179,7 @@ async function loadTrack() {
 
 function render() {
   if (!me) return;
-  $('#worker-name').textContent = `${me.worker.name} · ${me.worker.role_label}`;
+  $('#worker-name').textContent = `${me.worker.name} · ${label('role', me.worker.role, me.worker.role_label)}`;
   $('#grid-name').textContent = me.grids.map((g) => g.name).join('、') || me.worker.grid_code;
   setGrid?.(me.grids.length === 1 ? me.grids[0].geometry : me.grids.length ? { type: 'GeometryCollection', geometries: me.grids.map((g) => g.geometry) } : null);
   renderCases(me.cases);

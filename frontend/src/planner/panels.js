@@ -1,7 +1,7 @@
 // The side panels: opening drafts (by area, from the list, from a survey file), the validation list,
 // the grid card, the impact preview, publishing, and the history of generations with compare / export.
 import { getJSON } from '../core/api.js';
-import { getLang, pick, t } from '../core/i18n.js';
+import { pick, t } from '../core/i18n.js';
 import { $, clear, fmtInt, fmtTime, h, toast } from '../core/util.js';
 import * as api from './boundaries.js';
 import { busy, closeDraft, openDraft, refresh, select } from './editor.js';
@@ -18,8 +18,11 @@ function netCode() {
   return state.draft?.net || $('#open-net').value;
 }
 
-async function fillChildren(select, code, emptyLabel) {
-  clear(select).append(h('option', { value: '' }, emptyLabel));
+// The "whole area" choice is worded again on a language switch (relabelChoices); names stay as they are.
+const wholeArea = (prefix) => `${prefix ? `${prefix} ` : ''}${t('pl.wholeArea')}`;
+
+async function fillChildren(select, code, prefix = '') {
+  clear(select).append(h('option', { value: '', dataset: { whole: prefix } }, wholeArea(prefix)));
   if (!code) return;
   const area = await getJSON(`/api/map/areas/${code}`);
   for (const c of area.children.filter((x) => x.level !== 'grid')) select.append(h('option', { value: c.code }, c.name));
@@ -28,17 +31,17 @@ async function fillChildren(select, code, emptyLabel) {
 export async function setupDraftPanel() {
   const { config } = state;
   const nets = $('#open-net');
-  for (const n of config.nets) nets.append(h('option', { value: n.code }, getLang() === 'en' && n.name_en ? n.name_en : n.name));
+  for (const n of config.nets) nets.append(h('option', { value: n.code, dataset: { zh: n.name, en: n.name_en || n.name } }, pick({ zh: n.name, en: n.name_en || n.name })));
   const street = $('#open-street');
   const community = $('#open-community');
   const home = config.home;
   if (home.level === 'district' || home.level === 'city') {
-    await fillChildren(street, home.code, `${home.name} ${t('pl.wholeArea')}`);
+    await fillChildren(street, home.code, home.name);
   } else {
     clear(street).append(h('option', { value: home.level === 'street' ? home.code : '' }, home.name));
   }
-  street.addEventListener('change', () => fillChildren(community, street.value, t('pl.wholeArea')).catch(() => {}));
-  await fillChildren(community, home.level === 'street' ? home.code : '', t('pl.wholeArea'));
+  street.addEventListener('change', () => fillChildren(community, street.value).catch(() => {}));
+  await fillChildren(community, home.level === 'street' ? home.code : '');
   nets.addEventListener('change', () => loadHistory());
   $('#open-form').addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -65,10 +68,22 @@ export async function setupDraftPanel() {
   await loadDrafts();
 }
 
+function relabelChoices() {
+  for (const o of document.querySelectorAll('#open-form option[data-whole]')) o.textContent = wholeArea(o.dataset.whole);
+  for (const o of document.querySelectorAll('#open-net option[data-zh]')) o.textContent = pick({ zh: o.dataset.zh, en: o.dataset.en });
+}
+
+let lastDrafts = [];
+
 export async function loadDrafts() {
   const { drafts } = await api.drafts();
-  const list = clear($('#draft-list')); // after the answer: overlapping reloads must not both append
-  const open = drafts.filter((d) => d.status === 'draft' || d.status === 'validated');
+  lastDrafts = drafts;
+  renderDrafts(); // after the answer: overlapping reloads must not both append
+}
+
+function renderDrafts() {
+  const list = clear($('#draft-list'));
+  const open = lastDrafts.filter((d) => d.status === 'draft' || d.status === 'validated');
   if (!open.length) list.append(h('li.muted', {}, t('pl.noDrafts')));
   for (const d of open) {
     let armed = false;
@@ -243,11 +258,23 @@ async function publishDraft(e) {
 }
 
 // ------------------------------------------------------------------------------------------ history
+let lastHistory = null;
+
 export async function loadHistory() {
   const area = state.draft?.area.code || state.config.home.code;
   const body = await api.generations(netCode(), area).catch(() => null);
   if (!body) return;
-  const list = clear($('#generation-list'));
+  lastHistory = { body, area };
+  renderHistory();
+}
+
+function renderHistory() {
+  if (!lastHistory) return;
+  const { body, area } = lastHistory;
+  const list = $('#generation-list');
+  const picked = (name) => list.querySelector(`input[name=${name}]:checked`)?.value;
+  const kept = { a: picked('cmp-a'), b: picked('cmp-b') };
+  clear(list);
   for (const g of body.generations) {
     const c = g.change;
     const exports = ['gpkg', 'shp', 'geojson'].map((f) =>
@@ -263,9 +290,13 @@ export async function loadHistory() {
         h('span.exports', {}, exports)),
     );
   }
-  // Default comparison: the generation before the one in force against it.
+  // Default comparison: the generation before the one in force against it (or what was picked).
   const radios = (name) => list.querySelectorAll(`input[name=${name}]`);
-  if (body.generations.length > 1) {
+  const again = (name, value) => [...radios(name)].find((r) => r.value === value);
+  if (again('cmp-a', kept.a) && again('cmp-b', kept.b)) {
+    again('cmp-a', kept.a).checked = true;
+    again('cmp-b', kept.b).checked = true;
+  } else if (body.generations.length > 1) {
     radios('cmp-b')[0].checked = true;
     radios('cmp-a')[1].checked = true;
   }
@@ -323,6 +354,9 @@ export function setupPanels() {
     $('#compare-summary').textContent = '';
   });
   window.addEventListener('langchange', () => {
+    relabelChoices();
+    renderDrafts();
+    renderHistory();
     renderChip(state.draft);
     renderValidation();
     renderCard(state.selected);

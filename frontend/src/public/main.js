@@ -4,7 +4,7 @@
 import '../core/base.css';
 import './public.css';
 import { ApiError, getJSON, newKey, postForm, qs } from '../core/api.js';
-import { applyI18n, pick, t, toggleLang } from '../core/i18n.js';
+import { applyI18n, hoursText, label, pick, t, toggleLang } from '../core/i18n.js';
 import { addSelection, createMap, fitBbox, idle, loaded, maplibregl, startOn } from '../core/map.js';
 import { $, $$, clear, fmtDistance, fmtTime, h, readConfig, toast } from '../core/util.js';
 
@@ -40,7 +40,7 @@ function stationPopup(p, lngLat) {
     'div',
     {},
     h('b', {}, p.name),
-    h('div', {}, `${t('pub.hours')}: ${p.hours || '—'}`),
+    h('div', {}, `${t('pub.hours')}: ${hoursText(p.hours) || '—'}`),
     p.phone ? h('div', {}, `${t('pub.phone')}: `, h('a.tel', { href: `tel:${p.phone}` }, p.phone)) : null,
     p.address ? h('div', {}, p.address) : null,
   );
@@ -157,7 +157,7 @@ function renderWhere() {
         {},
         h('h3', {}, t('pub.myGrid')),
         h('div.big', { dataset: { grid: near.grid.code } }, near.grid.name),
-        h('div.muted', {}, `${near.grid.code} · ${near.grid.net_name}`),
+        h('div.muted', {}, `${near.grid.code} · ${pick({ zh: near.grid.net_name, en: near.grid.net_name_en || near.grid.net_name })}`),
         near.community ? h('div', {}, `${t('pub.community')}: ${near.community.name}${near.street ? ` · ${near.street.name}` : ''}`) : null,
       ),
     );
@@ -165,7 +165,7 @@ function renderWhere() {
     if (near.workers.length) {
       for (const w of near.workers) {
         workers.append(
-          h('div', {}, `${w.name}（${w.role_label}） `, w.phone ? h('a.tel', { href: `tel:${w.phone}` }, `${t('pub.call')} ${w.phone}`) : null),
+          h('div', {}, `${w.name}（${label('role', w.role, w.role_label)}） `, w.phone ? h('a.tel', { href: `tel:${w.phone}` }, `${t('pub.call')} ${w.phone}`) : null),
         );
       }
     } else {
@@ -199,7 +199,7 @@ function renderWhere() {
                 s.open_now === true ? t('pub.openNow') : s.open_now === false ? t('pub.closedNow') : t('pub.unknownHours'),
               ),
             ),
-            h('div.meta', {}, `${s.kind_label} · ${t('pub.distance')} ${fmtDistance(s.distance_m)} · ${s.hours || ''}`),
+            h('div.meta', {}, `${label('station', s.kind, s.kind_label)} · ${t('pub.distance')} ${fmtDistance(s.distance_m)} · ${hoursText(s.hours)}`),
             h('div.meta', {}, s.phone ? h('a.tel', { href: `tel:${s.phone}` }, s.phone) : null, s.address ? ` · ${s.address}` : ''),
           ),
         ),
