@@ -22,8 +22,9 @@ export function createMap(container, config, options = {}) {
     // CJK ideographs drawn with the browser's local font; the server's glyphs cover digits and Latin.
     localIdeographFontFamily: "'WenQuanYi Micro Hei', 'Noto Sans CJK SC', 'Microsoft YaHei', sans-serif",
     fadeDuration: 0,
-    // Our tiles go through the retrying loader (core/tilefetch.js); glyphs, style and others as they are.
-    transformRequest: (url, kind) => (kind === 'Tile' ? { url: routed(url) } : { url }),
+    // Our tiles go through the retrying loader (core/tilefetch.js) while the browser is online; offline
+    // nothing is worth retrying, and MapLibre's own request reads the field page's cached tiles.
+    transformRequest: (url, kind) => (kind === 'Tile' && navigator.onLine ? { url: routed(url) } : { url }),
     ...options,
   });
   // MapLibre logs a failed tile as the minified name of its error class: say what failed instead (and

@@ -47,6 +47,9 @@ export async function loadTile(params, abortController) {
     } catch (err) {
       if (signal.aborted) throw err;
       failure = `network error (${err.message})`;
+      // Offline (a field worker out of coverage) no answer is coming: fail at once, as MapLibre
+      // would, so the page shows what it has; only a server that answered "busy" is asked again.
+      if (!navigator.onLine) break;
     }
     if (response?.ok) {
       return {

@@ -3,7 +3,7 @@
 // 现场处置 …), sent through /api/cases/{number}/transitions with the version I saw.  Handling needs the
 // network (a case may have moved on meanwhile); reports and check-ins do not.
 import { postForm, postJSON } from '../core/api.js';
-import { t } from '../core/i18n.js';
+import { categoryName, t } from '../core/i18n.js';
 import { $, clear, fmtDistance, fmtTime, h, toast } from '../core/util.js';
 import { compress } from './photo.js';
 import { current } from './position.js';
@@ -43,7 +43,7 @@ export function renderCases(list) {
         h(
           'div.main',
           {},
-          h('div.title', {}, h('b', {}, c.category_name), ' ', h('span.tag', {}, t(`st.${c.status}`))),
+          h('div.title', {}, h('b', {}, categoryName(c.category, c.category_name)), ' ', h('span.tag', {}, t(`st.${c.status}`))),
           h('div.meta', {}, c.number, ' · ', c.address || c.description.slice(0, 24)),
         ),
         h('div.dist', {}, c.distance_m !== null ? fmtDistance(c.distance_m) : ''),
@@ -84,7 +84,7 @@ function showDetail(c) {
     h(
       'div.card#case-card',
       { dataset: { number: c.number, status: c.status } },
-      h('h3', {}, `${c.category_name} · ${t(`st.${c.status}`)}`),
+      h('h3', {}, `${categoryName(c.category, c.category_name)} · ${t(`st.${c.status}`)}`),
       row(t('case.number'), c.number),
       row(t('case.address'), c.address),
       row(t('case.description'), c.description),

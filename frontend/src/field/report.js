@@ -4,7 +4,7 @@
 // outbox with its Idempotency-Key before anything is sent, so a report made without signal is kept and
 // arrives once.
 import { getJSON, qs } from '../core/api.js';
-import { t } from '../core/i18n.js';
+import { categoryName, setCategoryNames, t } from '../core/i18n.js';
 import { maplibregl } from '../core/map.js';
 import { $, clear, h, toast } from '../core/util.js';
 import { enqueue } from './outbox.js';
@@ -49,14 +49,21 @@ async function loadCategories() {
       list = null;
     }
   }
+  setCategoryNames(list || []);
   const select = $('#report-category');
   const groups = new Map();
   for (const c of list || []) {
-    if (!groups.has(c.class_code)) groups.set(c.class_code, h('optgroup', { label: c.class_name }));
-    groups.get(c.class_code).append(h('option', { value: c.code }, c.name));
+    if (!groups.has(c.class_code)) groups.set(c.class_code, h('optgroup', { label: categoryName(c.class_code), dataset: { code: c.class_code } }));
+    groups.get(c.class_code).append(h('option', { value: c.code }, categoryName(c.code)));
   }
   for (const g of groups.values()) select.append(g);
 }
+
+// The category names follow a language switch (the choice itself stays).
+window.addEventListener('langchange', () => {
+  for (const g of document.querySelectorAll('#report-category optgroup[data-code]')) g.label = categoryName(g.dataset.code);
+  for (const o of document.querySelectorAll('#report-category option[value]')) if (o.value) o.textContent = categoryName(o.value, o.textContent);
+});
 
 function setTapping(on) {
   tapping = on;
