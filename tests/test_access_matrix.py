@@ -38,6 +38,7 @@ from django.urls import URLResolver, get_resolver
 from tiles_helpers import http, merc_tile, tile_path
 
 from cases.models import Case
+from cases.open311 import PUBLIC_CHANNELS
 from gisapp.accounts.models import Department, Profile, hash_token
 from layers.masking import mask_phone
 from layers.models import Building, Grid, PartyOrganisation, ServiceStation
@@ -177,7 +178,12 @@ class World:
 
     def _a(self) -> Case:
         """Case A: in G, open, dispatched to department 1, with a reporter contact."""
-        a = Case.objects.filter(grid_code=self.grid, geom__isnull=False).order_by("id").first()
+        a = (
+            Case.objects.filter(grid_code=self.grid, geom__isnull=False)
+            .exclude(channel__in=PUBLIC_CHANNELS)  # not one the public may look up (Open311)
+            .order_by("id")
+            .first()
+        )
         Case.objects.filter(pk=a.pk).update(
             status="dispatched",
             assignee_level="department",

@@ -12,6 +12,7 @@ from django.db import DatabaseError, connection, transaction
 from django.test import Client
 
 from cases.models import Case
+from cases.open311 import PUBLIC_CHANNELS
 from gisapp.accounts.models import PersonalDataAccess
 from layers.masking import mask_birth_date, mask_id_number, mask_name, mask_phone, mask_tags, masked, reveal
 from layers.models import GridWorker, Resident
@@ -24,7 +25,9 @@ CONTACT = "10055556666"
 def case(db) -> Case:
     """A case in the demo worker's grid, dispatched to department 1, with a reporter contact."""
     grid = User.objects.get(username="worker").profile.jurisdiction_code
-    c = Case.objects.filter(grid_code=grid, geom__isnull=False).order_by("id").first()
+    # not a case the public may look up by number (Open311): the anonymous probe below must be refused
+    mine = Case.objects.filter(grid_code=grid, geom__isnull=False).exclude(channel__in=PUBLIC_CHANNELS)
+    c = mine.order_by("id").first()
     Case.objects.filter(pk=c.pk).update(
         status="dispatched", assignee_level="department", department_id=1, reporter_contact=CONTACT
     )

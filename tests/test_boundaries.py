@@ -360,6 +360,12 @@ def _split_busiest(client, draft_id: int, community: AdminUnit) -> tuple[str, st
                   group by 1 order by count(*) desc, 1 limit 1""",
         (community.id,),
     )[0][0]
+    # A working centre has few open cases per grid: reopen half of this grid's (the rest stay closed)
+    # so that a split surely moves some open ones, and some closed ones stay behind.
+    sql(
+        "update cases_case set status = 'in_progress', closed_at = null where grid_code = %s and id %% 2 = 0",
+        (code,),
+    )
     response = op(client, draft_id, {"op": "split", "grid": code, "line": splittable(draft_id, code)})
     assert response.status_code == 200, response.content
     return code, response.json()["result"]["created"][0]

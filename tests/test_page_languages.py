@@ -8,7 +8,7 @@ import re
 import httpx
 import pytest
 from django.contrib.auth.models import User
-from test_pages import PASSWORD, chromium, wait_ready
+from test_pages import PASSWORD, api, chromium, file_case, filed, wait_ready  # noqa: F401 - fixtures
 
 from boundaries.models import Draft
 from cases.models import Case
@@ -136,7 +136,7 @@ def test_the_public_page(browser, app_server, names):
         context.close()
 
 
-def test_the_big_screen(browser, app_server, names):
+def test_the_big_screen(browser, app_server, names, api, filed):  # noqa: F811
     context = browser.new_context(viewport={"width": 1920, "height": 1080})
     try:
         page = context.new_page()
@@ -146,18 +146,23 @@ def test_the_big_screen(browser, app_server, names):
         number = public.values_list("number", flat=True)[0]
         page.evaluate("n => window.__onenet.openCase(n)", number)
         page.wait_for_selector("#case-drawer .trail li")
+        # an entry in the live feed, drawn before the switch, is drawn again in English
+        b = Building.objects.order_by("-id").first()
+        new = file_case(api, filed, category="SJ0103", description="feed entry",
+                        location={"lon": b.point.x, "lat": b.point.y})  # fmt: skip
+        page.wait_for_selector(f"#feed-list li[data-number='{new['number']}']")
         check(page, names)
     finally:
         context.close()
 
 
 def test_the_planner(browser, app_server, names):
-    with httpx.Client(base_url=app_server, timeout=60) as api:
-        reply = api.post("/api/auth/token", data={"username": "planner", "password": PASSWORD})
+    with httpx.Client(base_url=app_server, timeout=60) as planner:
+        reply = planner.post("/api/auth/token", data={"username": "planner", "password": PASSWORD})
         token = reply.json()["token"]
-        api.headers["Authorization"] = f"Bearer {token}"
+        planner.headers["Authorization"] = f"Bearer {token}"
         community = AdminUnit.objects.filter(level="community").order_by("code").last()
-        draft = api.post("/api/boundaries/drafts", json={"net": "comprehensive", "area": community.code})
+        draft = planner.post("/api/boundaries/drafts", json={"net": "comprehensive", "area": community.code})
         assert draft.status_code == 201, draft.text
         draft_id = draft.json()["id"]
         context = browser.new_context(viewport={"width": 1920, "height": 1080})
@@ -171,7 +176,7 @@ def test_the_planner(browser, app_server, names):
             check(page, names)
         finally:
             context.close()
-            api.delete(f"/api/boundaries/drafts/{draft_id}")
+            planner.delete(f"/api/boundaries/drafts/{draft_id}")
     assert Draft.objects.get(pk=draft_id).status == "discarded"
 
 
