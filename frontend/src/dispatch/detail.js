@@ -313,7 +313,8 @@ async function loadDepartments() {
   return departments;
 }
 
-async function loadCategories() {
+/** The category dictionary, fetched once: the register form's choices and the pages' English names. */
+export async function loadCategories() {
   categories = categories || (await getJSON('/api/map/categories')).categories;
   return categories;
 }

@@ -3,12 +3,11 @@
 import '../core/base.css';
 import './dispatch.css';
 import { applyI18n, pick, setCategoryNames, toggleLang } from '../core/i18n.js';
-import { getJSON } from '../core/api.js';
 import { createMap, idle, loaded, setNets, setVisible } from '../core/map.js';
 import { h, readConfig } from '../core/util.js';
 import { addCasesLayer, caseCount, hasCase, loadCases } from './casesLayer.js';
 import { select, setupDrill } from './drill.js';
-import { setupDetail } from './detail.js';
+import { loadCategories, setupDetail } from './detail.js';
 import { startLive } from './live.js';
 import { setupPanels } from './panels.js';
 import { setupPatrols } from './patrols.js';
@@ -108,7 +107,7 @@ async function main() {
   startLive();
   on('resync', () => Promise.all([loadCases(), loadQueue()]).catch(() => {}));
   // English category names for the feed, lists and drawer (the cases carry the Chinese one)
-  const names = getJSON('/api/map/categories').then((r) => setCategoryNames(r.categories)).catch(() => {});
+  const names = loadCategories().then(setCategoryNames).catch(() => {});
   const area = select(config.root, { animate: false });
   const cases = loadCases().then((n) => (debug.timings.casesLoaded = performance.now() - t0) && n);
   await Promise.all([area, cases, loadQueue(), names]);
