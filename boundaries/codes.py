@@ -1,7 +1,7 @@
 """Grid codes of new grids: the next free sequences of their community, in reading order.
 
 The standard numbers grids west → east along a band, bands north → south (the rule the demo city is
-generated with, `fixtures.citygen.partition.reading_order`).  A redraw cannot renumber grids that did not
+generated with, `layers.gridorder.reading_order`).  A redraw cannot renumber grids that did not
 change — workers, cases and residents know them by code — so only the grids a draft creates are ordered
 by that rule, among themselves, and take the sequences after the highest ever used in the community:
 codes of closed grid rows and of the retired-code register count as used, so a code is never reused.
@@ -16,7 +16,7 @@ from collections import defaultdict
 
 from django.db import connection
 
-from fixtures.citygen.partition import reading_order
+from layers.gridorder import reading_order
 from layers.models import AdminUnit, Net
 
 from .errors import Refusal

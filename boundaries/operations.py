@@ -653,7 +653,7 @@ class Editor:
 
 
 def _reading(points: list[tuple[float, float]]) -> list[int]:
-    from fixtures.citygen.partition import reading_order
+    from layers.gridorder import reading_order
 
     if not points:
         return []

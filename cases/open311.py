@@ -17,7 +17,7 @@ from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from frontend import ratelimit
+from gisapp import ratelimit
 from gisapp.accounts.models import hash_token
 
 from .errors import CaseError

@@ -5,7 +5,7 @@
   default) or `address`; optional `photo` (JPEG/PNG/WebP ≤ 10 MB) and `contact`.  The `Idempotency-Key`
   header (16–80 characters, e.g. a UUID the page makes once per form) turns a phone's resend into the
   same receipt.  Anonymous, channel `public`, through `cases.services.create_case` like every case.
-  Rate-limited per client IP (frontend.ratelimit, shared by all workers): 429 with `Retry-After`.
+  Rate-limited per client IP (gisapp.ratelimit, shared by all workers): 429 with `Retry-After`.
 - `GET /api/public/reports/<number>` — the public status: number, category, open/closed and dates.
   Nothing else: no place, description, photo, handler or contact — a receipt number may be shared or
   guessed, so it must not reveal anything about a person.  Only cases filed through public channels are
@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from frontend import ratelimit
+from gisapp import ratelimit
 from gisapp.views import error_json
 
 from .api import json_body

@@ -36,7 +36,7 @@ from cases.services import visible_cases
 from gisapp.accounts.jurisdiction import jurisdiction_of, scope
 from gisapp.accounts.models import Department
 from gisapp.views import error_json
-from layers.field.services import today_summary
+from field.services import today_summary
 from layers.models import AdminUnit, Grid, GridWorker, ServiceStation
 
 LEVELS = ("city", "district", "street", "community", "grid")
@@ -526,7 +526,7 @@ def indicators_events(request: HttpRequest) -> JsonResponse:
 @login_json
 def indicators_operations(request: HttpRequest) -> JsonResponse:
     """Grid workers by role, grids and stations, open and overdue cases of the area, and today's field
-    work: workers checked in, patrol tracks and their kilometres (layers.field).  Rankings come from
+    work: workers checked in, patrol tracks and their kilometres (field).  Rankings come from
     /api/cases/stats."""
     prefix = _prefix_or_error(request)
     if isinstance(prefix, JsonResponse):
@@ -680,8 +680,8 @@ def nearby(request: HttpRequest) -> JsonResponse:
 
     Public: only what the public layers already show, plus the name and work phone of grid workers who
     chose to publish them (`GridWorker.publish_contact`); nobody else's data.  Rate-limited per address
-    for anonymous callers (frontend.ratelimit)."""
-    from frontend import ratelimit
+    for anonymous callers (gisapp.ratelimit)."""
+    from gisapp import ratelimit
 
     refusal = ratelimit.refused(request, "public_lookup", anonymous_only=True)
     if refusal is not None:

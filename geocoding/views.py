@@ -3,7 +3,7 @@
 Every error is `{"code": …, "error": {"zh": …, "en": …}}` (gisapp.views.error_json), with extra keys
 (such as a swapped-axes hint) added beside it; nothing a client sends leads to a 500.  Geocoding and
 reverse lookup are public, like the buildings layer they read (rate-limited per address for anonymous
-callers, frontend.ratelimit); batch jobs need a login (session or
+callers, gisapp.ratelimit); batch jobs need a login (session or
 bearer token) and are visible to their owner and to administrators only.
 """
 
@@ -17,7 +17,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from frontend import ratelimit
+from gisapp import ratelimit
 from gisapp.accounts.jurisdiction import jurisdiction_of
 from gisapp.idempotency import idempotent
 from gisapp.views import error_json

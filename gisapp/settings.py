@@ -57,8 +57,10 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "gisapp.accounts",
     "gisapp.idempotency",  # Idempotency-Key on the API's creates
+    "gisapp.ratelimit",  # per-client budgets of the anonymous endpoints
     "layers",
     "cases",
+    "field",  # grid workers: check-ins, patrols, the field page API
     "fixtures",
     "boundaries",
     "onboarding",

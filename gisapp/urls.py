@@ -34,7 +34,7 @@ urlpatterns = [
     path("ogcapi/", include("layers.ogcapi.urls")),
     path("api/", include("geocoding.urls")),
     path("api/boundaries/", include("boundaries.urls")),
-    path("api/field/", include("layers.field.urls")),  # the grid worker's phone page (/field/)
+    path("api/field/", include("field.urls")),  # the grid worker's phone page (/field/)
     path("", include("cases.urls")),
     path("", include("frontend.urls")),  # the map pages: / (public) and /dispatch/
 ]

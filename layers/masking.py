@@ -5,9 +5,9 @@ Residents' details are shown masked by default (张**, 230602********1234, 138**
 people apart and to check a record against a paper form, not enough to identify or call anyone.  The
 admin, the API and later screens use these functions so that a person looks the same everywhere.
 
-Who may read a field in clear is decided here and nowhere else (`may_unmask`): the administrator for
-everything; for a case's reporter contact, the dispatchers responsible for the case and its assignee,
-who may have to call the reporter back.  Every clear read leaves one `PersonalDataAccess` row (who, when,
+Who may read a field in clear is decided here (`may_unmask`): the administrator for everything, and
+whoever the model itself admits (`unmask_relations_for`: for a case's reporter contact, the case loop says
+the dispatchers responsible for the case and its assignee, who may have to call the reporter back).  Every clear read leaves one `PersonalDataAccess` row (who, when,
 which object and fields, from where, which request): `reveal` is the only writer of that table, so no
 code path can unmask without leaving one.  docs/SECURITY.md lists the places that call it.
 """
@@ -84,10 +84,11 @@ def may_unmask(user, obj: Model) -> bool:
         return False
     if jurisdiction_of(user).everything:
         return True
-    if obj._meta.label == "cases.Case":
-        from cases.services import relations
-
-        return bool(relations(user, obj) & {"dispatcher", "assignee"})
+    # A model above this room (the case loop) says who stands close enough to the record; layers must not
+    # import it, so the model carries the answer.
+    admits = getattr(obj, "admits_unmasking", None)
+    if admits is not None:
+        return bool(admits(user))
     return False  # residents, grid workers: the administrator only
 
 

@@ -527,7 +527,7 @@ def test_new_codes_follow_reading_order_within_one_draft(client, planner):
     )
     assert [int(c[-3:]) for c in new] == list(range(highest + 1, highest + 1 + len(new)))
     from boundaries.geometry import Metric, reading_point
-    from fixtures.citygen.partition import reading_order
+    from layers.gridorder import reading_order
 
     metric = Metric(4551)
     band = math.sqrt(sum(metric.area(g) for g in after.values()) / len(after))

@@ -175,7 +175,7 @@ def test_operations_panel_counts_todays_check_ins_and_patrols(dispatcher, street
     """Workers checked in today (each once, however often), today's tracks and kilometres, in the area."""
     from django.contrib.gis.geos import Point
 
-    from layers.field.services import append_points
+    from field.services import append_points
     from layers.models import CheckIn, Patrol
 
     inside = list(GridWorker.objects.filter(grid_code__startswith=street.code).order_by("id")[:2])
@@ -334,7 +334,7 @@ def test_public_reports_are_rate_limited_per_ip(client, spot, settings):
         "/api/public/reports", {"category": "SJ0101", "lon": lon, "lat": lat}, REMOTE_ADDR="198.51.100.9"
     )
     assert other.status_code == 201  # another client is not affected
-    from frontend.models import RateLimitBucket
+    from gisapp.ratelimit.models import RateLimitBucket
 
     assert not RateLimitBucket.objects.filter(client__contains="203.0.113").exists()  # hashed, not stored
 

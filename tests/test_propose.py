@@ -27,7 +27,7 @@ from boundaries.propose import Cancelled, propose
 from boundaries.publish import publish
 from boundaries.testing import remove_comprehensive_grids
 from boundaries.validation import validate
-from fixtures.citygen.partition import reading_order
+from layers.gridorder import reading_order
 from layers.models import AdminUnit, Building, Grid
 
 pytestmark = pytest.mark.django_db

@@ -23,7 +23,7 @@ def token(request):
         response = error(405, "只接受 POST", "use POST")
         response["Allow"] = "POST"
         return response
-    from frontend import ratelimit
+    from gisapp import ratelimit
 
     over = ratelimit.exceeded(request, "token")  # wrong passwords are counted per address, below
     if over is not None:

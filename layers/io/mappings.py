@@ -650,10 +650,14 @@ class BuildingMapping(LayerMapping):
 
     def replace(self, objs: list[models.Model]) -> dict[str, int]:
         # Raw deletes: Django's collector would load every house unit and resident into memory first.
-        from cases.models import Case
-
-        unlinked = Case.objects.filter(building__isnull=False).update(building=None)
-        counts = {"case.building → NULL": unlinked}
+        # What rooms above point at a building and survives it (a case's building, SET_NULL) is unlinked
+        # first, found through the model's relations so that this room imports none of them.
+        counts = {}
+        for rel in Building._meta.related_objects:
+            if rel.on_delete is models.SET_NULL:
+                name = rel.field.name
+                unlinked = rel.related_model.objects.filter(**{f"{name}__isnull": False}).update(**{name: None})
+                counts[f"{rel.related_model._meta.model_name}.{name} → NULL"] = unlinked
         with connection.cursor() as cur:
             for model in (Resident, HouseUnit, Address, Building):
                 cur.execute(f'DELETE FROM "{model._meta.db_table}"')

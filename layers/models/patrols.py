@@ -45,7 +45,7 @@ class CheckIn(models.Model):
     geom_3857 = mercator_copy(models.PointField)
     accuracy_m = models.FloatField(_("定位精度（米）"), null=True, blank=True)
     crs = models.CharField(_("原始坐标系"), max_length=16, blank=True)
-    # The worker's grid the point was found in (spatially; see layers.field.checkin for the tolerance).
+    # The worker's grid the point was found in (spatially; see field.services for the tolerance).
     grid_code = models.CharField(_("网格编码"), max_length=24, db_index=True)
     inside = models.BooleanField(_("在网格内"), default=True)
     note = models.CharField(_("备注"), max_length=200, blank=True)

@@ -24,7 +24,7 @@ from cases.placement import locate, to_cgcs2000
 from gisapp.accounts.jurisdiction import scope
 from gisapp.accounts.models import Role
 
-from ..models import CheckIn, Grid, GridWorker, Patrol, PatrolPoint
+from layers.models import CheckIn, Grid, GridWorker, Patrol, PatrolPoint
 
 MAX_POINTS = 500  # per batch: 4 hours at one point every 30 s
 MAX_NOTE = 200
@@ -279,7 +279,7 @@ def record_checkin(worker: GridWorker, user, data: dict, key: str) -> Recorded:
 
 
 def checkin_json(c: CheckIn, names: bool = False) -> dict:
-    from ..masking import mask_name
+    from layers.masking import mask_name
 
     out = {
         "id": c.pk,
@@ -453,7 +453,7 @@ def visible_checkins(user, day: dt.date, area: str = "") -> QuerySet:
 
 def tracks_geojson(patrols: list[Patrol], user) -> dict:
     """A FeatureCollection of the patrols' lines (those with two precise points), with totals."""
-    from ..masking import mask_name
+    from layers.masking import mask_name
 
     lines = Patrol.lines([p.pk for p in patrols])
     features = []
