@@ -1,7 +1,9 @@
 """Working-time arithmetic: deadlines in working hours on a calendar with weekends and holidays.
 
-Hand-written because the deadline rules need China's 调休 (weekend days worked in exchange for
-holidays), which general business-day libraries do not model, and the arithmetic is small.
+The days come from the database (Holiday rows: statutory holidays and 调休, the weekend days worked in
+exchange, seeded from the `chinese-calendar` package by `seed_calendar`, editable in the admin).  The
+arithmetic over them is hand-written: working periods within a day (08:30–12:00, 13:30–17:30) are not
+something business-day libraries count in, and it is small.
 """
 
 from __future__ import annotations

@@ -245,3 +245,41 @@ def seed_case_rules(category_model, rule_model, deadline_model, calendar_model) 
         )
     if not calendar_model.objects.exists():
         calendar_model.objects.create(name="标准工作日历")
+
+
+# The package names its holidays in English only; the calendar the dispatchers read says them in Chinese.
+HOLIDAY_NAMES = {
+    "New Year's Day": "元旦",
+    "Spring Festival": "春节",
+    "Tomb-sweeping Day": "清明节",
+    "Labour Day": "劳动节",
+    "Dragon Boat Festival": "端午节",
+    "National Day": "国庆节",
+    "Mid-autumn Festival": "中秋节",
+    "Anti-Fascist 70th Day": "抗战胜利纪念日",
+}
+
+
+def seed_holidays(holiday_model) -> dict[int, int]:
+    """The statutory holidays and worked weekend days (调休) of every year `chinese-calendar` knows, as
+    Holiday rows: {year: rows added}.
+
+    A year is seeded only while the calendar holds no day of it, so whatever an administrator changed
+    in the admin (a day added, removed or turned into a workday) stays as they left it when this runs
+    again, and a year they entered by hand is theirs.  The package is updated each November when the
+    State Council publishes the next year; installing a newer one and running this adds that year.
+    """
+    from chinese_calendar.constants import holidays, workdays
+
+    days = [(d, name, False) for d, name in holidays.items()] + [(d, name, True) for d, name in workdays.items()]
+    taken = {d.year for d in holiday_model.objects.dates("date", "year")}
+    added: dict[int, int] = {}
+    rows = []
+    for day, name, worked in sorted(days):
+        if day.year in taken:
+            continue
+        zh = HOLIDAY_NAMES.get(name, name)[:24]
+        rows.append(holiday_model(date=day, name=f"{zh}调休上班" if worked else zh, workday=worked))
+        added[day.year] = added.get(day.year, 0) + 1
+    holiday_model.objects.bulk_create(rows, ignore_conflicts=True)
+    return added

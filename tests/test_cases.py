@@ -391,3 +391,36 @@ def test_the_openapi_document_lists_the_case_api(client):
     from cases.workflow import TRANSITIONS
 
     assert set(enum) == set(TRANSITIONS)
+
+
+def test_the_working_calendar_is_seeded_with_holidays_and_tiaoxiu_and_keeps_admin_edits():
+    """chinese-calendar's statutory holidays and worked weekend days become Holiday rows; a second run
+    adds nothing, and a day an administrator removed from a seeded year stays removed."""
+    from django.core.management import call_command
+
+    from cases.calendar import clear_cache
+    from cases.deadlines import deadline_for
+    from cases.models import Category
+
+    try:
+        Holiday.objects.all().delete()
+        call_command("seed_calendar", verbosity=0)
+        national = Holiday.objects.get(date=dt.date(2026, 10, 1))
+        assert national.name == "国庆节" and not national.workday
+        worked = Holiday.objects.get(date=dt.date(2026, 10, 10))  # a Saturday worked for National Day
+        assert worked.workday and worked.name == "国庆节调休上班"
+        assert Holiday.objects.filter(date__year=2004).exists()
+        count = Holiday.objects.count()
+        assert count > 700
+        # Deadlines count on it: a report at the end of the last working day before National Day is
+        # registered (2 working hours) on the first working day after it.
+        before = dt.datetime(2026, 9, 30, 17, 0, tzinfo=LOCAL)
+        category = Category.objects.get(code="SJ0101")
+        assert deadline_for(category, "register", before) == dt.datetime(2026, 10, 8, 10, 0, tzinfo=LOCAL)
+        Holiday.objects.filter(date=dt.date(2026, 10, 7)).delete()  # the administrator's override
+        call_command("seed_calendar", verbosity=0)
+        assert Holiday.objects.count() == count - 1
+        clear_cache()
+        assert deadline_for(category, "register", before) == dt.datetime(2026, 10, 7, 10, 0, tzinfo=LOCAL)
+    finally:
+        clear_cache()  # the rows roll back with the test; the memo must not outlive them
