@@ -271,7 +271,8 @@ def seed_holidays(holiday_model) -> dict[int, int]:
     """
     from chinese_calendar.constants import holidays, workdays
 
-    days = [(d, name, False) for d, name in holidays.items()] + [(d, name, True) for d, name in workdays.items()]
+    days = [(d, name, False) for d, name in holidays.items()]
+    days += [(d, name, True) for d, name in workdays.items()]
     taken = {d.year for d in holiday_model.objects.dates("date", "year")}
     added: dict[int, int] = {}
     rows = []

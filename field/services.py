@@ -23,7 +23,6 @@ from cases.errors import CaseError
 from cases.placement import locate, to_cgcs2000
 from gisapp.accounts.jurisdiction import scope
 from gisapp.accounts.models import Role
-
 from layers.models import CheckIn, Grid, GridWorker, Patrol, PatrolPoint
 
 MAX_POINTS = 500  # per batch: 4 hours at one point every 30 s

@@ -33,10 +33,10 @@ from django.views.decorators.http import require_GET
 from cases.models import Case, CaseStatus, Category
 from cases.models.case import FINAL_STATES
 from cases.services import visible_cases
+from field.services import today_summary
 from gisapp.accounts.jurisdiction import jurisdiction_of, scope
 from gisapp.accounts.models import Department
 from gisapp.views import error_json
-from field.services import today_summary
 from layers.models import AdminUnit, Grid, GridWorker, ServiceStation
 
 LEVELS = ("city", "district", "street", "community", "grid")

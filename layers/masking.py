@@ -6,10 +6,11 @@ people apart and to check a record against a paper form, not enough to identify 
 admin, the API and later screens use these functions so that a person looks the same everywhere.
 
 Who may read a field in clear is decided here (`may_unmask`): the administrator for everything, and
-whoever the model itself admits (`unmask_relations_for`: for a case's reporter contact, the case loop says
-the dispatchers responsible for the case and its assignee, who may have to call the reporter back).  Every clear read leaves one `PersonalDataAccess` row (who, when,
-which object and fields, from where, which request): `reveal` is the only writer of that table, so no
-code path can unmask without leaving one.  docs/SECURITY.md lists the places that call it.
+whoever the model itself admits (`admits_unmasking`: for a case's reporter contact, the case loop says
+the dispatchers responsible for the case and its assignee, who may have to call the reporter back).
+Every clear read leaves one `PersonalDataAccess` row (who, when, which object and fields, from where,
+which request): `reveal` is the only writer of that table, so no code path can unmask without
+leaving one.  docs/SECURITY.md lists the places that call it.
 """
 
 from __future__ import annotations

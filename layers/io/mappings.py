@@ -656,7 +656,8 @@ class BuildingMapping(LayerMapping):
         for rel in Building._meta.related_objects:
             if rel.on_delete is models.SET_NULL:
                 name = rel.field.name
-                unlinked = rel.related_model.objects.filter(**{f"{name}__isnull": False}).update(**{name: None})
+                linked = rel.related_model.objects.filter(**{f"{name}__isnull": False})
+                unlinked = linked.update(**{name: None})
                 counts[f"{rel.related_model._meta.model_name}.{name} → NULL"] = unlinked
         with connection.cursor() as cur:
             for model in (Resident, HouseUnit, Address, Building):

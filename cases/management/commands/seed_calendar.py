@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Seed statutory holidays and worked weekend days (调休) from chinese-calendar, years not yet present"
+    help = "Seed statutory holidays and 调休 days from chinese-calendar, for years not yet present"
 
     def handle(self, *args, **options) -> None:
         from cases.calendar import clear_cache
