@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.gis",
     "django.contrib.postgres",
+    "ninja",  # the API layer; as an app, its Swagger UI is served from our static files, not a CDN
     "gisapp.accounts",
     "gisapp.idempotency",  # Idempotency-Key on the API's creates
     "gisapp.ratelimit",  # per-client budgets of the anonymous endpoints
@@ -81,6 +82,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "gisapp.apikit.MethodNotAllowedMiddleware",  # the JSON 405 for a method an API path does not take
     "gisapp.limits.DatabaseLimitsMiddleware",  # statement timeouts, busy pool, big bodies: JSON 4xx/503
 ]
 CSRF_FAILURE_VIEW = "gisapp.views.csrf_failure"  # JSON 403 on the API, Django's page elsewhere

@@ -7,7 +7,8 @@ from django.utils.translation import gettext_lazy as _
 
 from layers.widgets import basemap
 
-from . import openapi, views
+from . import views
+from .api import api
 
 admin.site.site_header = _("一网统管电子地图 · 管理后台")
 admin.site.site_title = _("一网统管管理后台")
@@ -16,7 +17,8 @@ admin.site.index_title = _("数据管理")
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("favicon.ico", views.favicon, name="favicon"),
-    path("api/openapi.json", openapi.openapi_json, name="openapi"),
+    # The JSON APIs declared with django-ninja (gisapp/api.py), /api/openapi.json and /api/docs among them.
+    path("", api.urls),
     # The admin map widget's background (roads, boundaries … from our database), staff only.
     path("admin/basemap.geojson", admin.site.admin_view(basemap), name="admin-basemap"),
     path("admin/", admin.site.urls),
@@ -30,11 +32,9 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
-    path("api/auth/", include("gisapp.accounts.urls")),
     path("ogcapi/", include("layers.ogcapi.urls")),
     path("api/", include("geocoding.urls")),
     path("api/boundaries/", include("boundaries.urls")),
-    path("api/field/", include("field.urls")),  # the grid worker's phone page (/field/)
     path("", include("cases.urls")),
     path("", include("frontend.urls")),  # the map pages: / (public) and /dispatch/
 ]

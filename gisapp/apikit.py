@@ -1,0 +1,254 @@
+"""What every app's API operations share: parsing, authentication, the error shape and its schemas.
+
+The JSON APIs are django-ninja operations declared with pydantic schemas; each app has a `Router` and
+`gisapp.api` mounts them all in one `NinjaAPI`, whose OpenAPI document (/api/openapi.json) is generated
+from those declarations.  This module is the plumbing they share, so that each refusal looks the same
+whichever app gives it:
+
+- the body is read once (`JsonParser`): over its operation's size limit 413, not JSON 400, any NUL
+  character 400 — all before a schema sees it;
+- a request a schema refuses is a 400 in the bilingual shape naming the field that failed
+  (`validation_error`), and an unknown query parameter is refused by name (schemas forbid extras);
+- `ApiError` (gisapp.errors), raised anywhere below an operation, becomes its JSON answer;
+- `LOGIN` (bearer token or session with its CSRF token) is the authentication of internal operations.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import Schema
+from ninja.decorators import decorate_view
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
+from ninja.renderers import JSONRenderer
+from ninja.security import HttpBearer, SessionAuth
+from pydantic import BaseModel, ConfigDict
+
+from .errors import ApiError
+from .limits import has_nul
+from .views import error_json
+
+DEFAULT_MAX_BODY = 1024 * 1024  # a JSON body; operations that take more (or less) say so (`max_body`)
+
+
+class Reason(Schema):
+    zh: str
+    en: str
+
+
+class Error(BaseModel):
+    """Every refusal: the HTTP status again, the reason in Chinese and English, and whatever else helps
+    (the field that failed, a hint, the current version …)."""
+
+    model_config = ConfigDict(extra="allow")
+    code: int
+    error: Reason
+
+
+class Open(BaseModel):
+    """An answer whose declared fields are documented and checked, and whose other fields pass through
+    (a pydantic model, not ninja's Schema, whose attribute reader would drop the undeclared ones)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class Query(Schema):
+    """Query parameters (an unknown one is refused by `refuse_unknown_query`)."""
+
+
+class Body(Schema):
+    """A JSON request body: values are taken as sent (no "5" for 5), unknown fields refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def responses(ok: Any = Open, *codes: int, status: int = 200, also: dict | None = None) -> dict:
+    """An operation's `response=`: its answer at `status` (and `also`, more answers) and each of its
+    refusals in the error shape; 400 (a malformed request) and 503 (the database busy) are every
+    operation's."""
+    out: dict = {status: ok, **(also or {})}
+    for code in sorted({400, 503, *codes}):
+        out.setdefault(code, Error)
+    return out
+
+
+def max_body(limit: int):
+    """Decorator of an operation: its own JSON body limit (read by JsonParser), instead of 1 MB."""
+
+    def around(run):
+        @functools.wraps(run)
+        def limited(request: HttpRequest, *args, **kwargs):
+            request._onenet_max_body = limit
+            return run(request, *args, **kwargs)
+
+        return limited
+
+    return decorate_view(around)
+
+
+class JsonParser(Parser):
+    """The one JSON reader of the API (it replaced every app's own)."""
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            return request.POST.dict()  # an HTML form's fields (the token endpoint takes both)
+        limit = getattr(request, "_onenet_max_body", DEFAULT_MAX_BODY)
+        if len(request.body) > limit:
+            raise ApiError(413, "请求体过大", "request body too large")
+        try:
+            data = json.loads(request.body or b"{}")
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly deep nesting
+            raise ApiError(400, "请求体不是有效的 JSON", "the body is not valid JSON") from None
+        if has_nul(data):
+            raise ApiError(
+                400, "文本中不能含有 NUL（\\u0000）字符", "text must not contain NUL (\\u0000) characters"
+            )
+        return data
+
+
+class Renderer(JSONRenderer):
+    json_dumps_params = {"ensure_ascii": False}
+
+
+# -- authentication ----------------------------------------------------------------------------------
+# gisapp.accounts.tokens.BearerTokenMiddleware has already resolved a bearer token into request.user
+# (tiles and pages need it too); these classes decide, per operation, that a login is required, and
+# declare the two ways of giving one in the OpenAPI document.
+
+
+class BearerToken(HttpBearer):
+    """`Authorization: Bearer …` from POST /api/auth/token."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        return request.user if request.user.is_authenticated else None
+
+
+class Session(SessionAuth):
+    """The pages' session cookie; unsafe methods need the CSRF token (a JSON 403 otherwise)."""
+
+
+LOGIN = [BearerToken(), Session()]
+
+
+# -- errors ------------------------------------------------------------------------------------------
+def _field(loc: Iterable[Any]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in {"query", "body", "path", "header", "form", "file", "cookie"}:
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    """What a schema refused, in the error shape, naming the field (the first one when several failed)."""
+    errors = exc.errors
+    unknown = sorted({_field(e["loc"]) for e in errors if e.get("type") == "extra_forbidden"})
+    if unknown:
+        names = ", ".join(unknown)[:200]
+        return error_json(400, f"未知字段：{names}", f"unknown fields: {names}", field=unknown[0])
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+    field = _field(first.get("loc", ()))
+    if not field and first.get("type") == "model_type":
+        return error_json(400, "请求体应为 JSON 对象", "the body must be a JSON object")
+    missing = first.get("type") == "missing"
+    zh = f"缺少字段 {field}" if missing else f"字段 {field} 无效"
+    en = f"{field} is required" if missing else f"{field}: {first.get('msg', 'invalid')}"
+    return error_json(400, zh, en, field=field or None)
+
+
+def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if isinstance(exc.__cause__, ApiError):  # the body parser's refusal, wrapped by ninja
+        return exc.__cause__.response()
+    if isinstance(exc, AuthenticationError):
+        return error_json(401, "需要登录", "authentication required")
+    return error_json(exc.status_code, "请求被拒绝", str(exc.message))
+
+
+def api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
+    return exc.response()
+
+
+def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return error_json(404, "未找到该资源", f"not found: {request.path}")
+
+
+def refuse_unknown_query(run):
+    """View decorator of every operation: a query parameter the operation does not declare is a 400
+    naming it (ninja reads only the declared ones, so a typo would silently widen a filter)."""
+    import inspect
+
+    operation = getattr(inspect.unwrap(run), "__self__", None)
+    declared: set[str] | None = None
+
+    @functools.wraps(run)
+    def checked(request: HttpRequest, *args, **kwargs):
+        nonlocal declared
+        if declared is None:
+            declared = {
+                name
+                for model in getattr(operation, "models", [])
+                if model.__ninja_param_source__ == "query"
+                for name in getattr(model, "__ninja_flatten_map__", {})
+            }
+        unknown = sorted(set(request.GET) - declared)
+        if unknown:
+            names = ", ".join(unknown)[:200]
+            return error_json(400, f"未知参数：{names}", f"unknown parameters: {names}")
+        return run(request, *args, **kwargs)
+
+    return checked
+
+
+def install(api) -> None:
+    """The project's error handlers and request checks on a NinjaAPI, before any router is mounted
+    (anything else propagates to Django, where gisapp.limits turns database trouble into a 503 and the
+    rest is a logged 500)."""
+    api.add_decorator(refuse_unknown_query, mode="view")
+    api.add_exception_handler(ValidationError, validation_error)
+    api.add_exception_handler(HttpError, http_error)
+    api.add_exception_handler(ApiError, api_error)
+    api.add_exception_handler(Http404, not_found)
+
+
+__all__ = [
+    "LOGIN",
+    "ApiError",
+    "Body",
+    "Error",
+    "JsonParser",
+    "Open",
+    "Query",
+    "Renderer",
+    "install",
+    "max_body",
+    "responses",
+]
+
+
+METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+class MethodNotAllowedMiddleware:
+    """Django middleware: ninja answers a method a path does not take with a plain-text 405; the API's
+    callers get the JSON error and an Allow header in a stable order (GET, HEAD, POST …)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code != 405 or response.get("Content-Type", "").startswith("application/json"):
+            return response
+        from .views import API_PREFIXES
+
+        if not request.path.startswith((*API_PREFIXES, "/open311/")):
+            return response
+        allowed = {m.strip().upper() for m in response.get("Allow", "").split(",") if m.strip()}
+        allow = ", ".join(sorted(allowed, key=lambda m: METHOD_ORDER.index(m) if m in METHOD_ORDER else 99))
+        answer = error_json(405, f"只接受 {allow}", f"use {allow}")
+        answer["Allow"] = allow
+        return answer
