@@ -17,9 +17,9 @@ from gisapp.accounts.jurisdiction import covers, jurisdiction_of, scope
 from gisapp.idempotency import idempotent
 from layers.models import Grid
 
-from .api import _int, _parse_time, api_view, json_body
 from .errors import CaseError
 from .models import Campaign, CampaignProgress
+from .plainviews import api_view, int_param, json_body, parse_time
 
 LAUNCHERS = ("dispatcher", "leader", "admin")
 TICKERS = ("grid_worker", "dispatcher", "admin")  # leaders and planners watch progress, they do not tick
@@ -77,7 +77,7 @@ def campaigns(request):
         or not all(isinstance(i, str) and 0 < len(i) <= 200 for i in checklist)
     ):
         raise CaseError(400, "检查清单应为 1–50 项文本", "checklist must be a list of 1–50 texts")
-    ends = _parse_time(data["ends_at"], "ends_at") if data.get("ends_at") else None
+    ends = parse_time(data["ends_at"], "ends_at") if data.get("ends_at") else None
     grids = list(
         Grid.objects.current()
         .filter(net__code="comprehensive", code__startswith=area)
@@ -141,7 +141,7 @@ def campaign_map(request, pk: int):
     c = _campaign(request, pk)
     progress = dict(scope(c.progress.all(), request.user).values_list("grid_code", "done"))
     n = max(1, len(c.checklist))
-    limit = _int(request.GET.get("limit", "20000"), "limit", 1, 20000)
+    limit = int_param(request.GET.get("limit", "20000"), "limit", 1, 20000)
     grids = (
         Grid.objects.current()
         .filter(net__code="comprehensive", code__in=list(progress))

@@ -25,11 +25,11 @@ from django.views.decorators.http import require_http_methods
 from gisapp import ratelimit
 from gisapp.views import error_json
 
-from .api import json_body
 from .errors import CaseError
 from .models import Attachment, Case, CaseStatus
 from .models.case import Channel
 from .open311 import PUBLIC_CHANNELS
+from .plainviews import json_body
 from .services import create_case
 
 MAX_PHOTO = 10 * 1024 * 1024

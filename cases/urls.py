@@ -1,16 +1,11 @@
 from django.urls import path
 
-from . import api, campaigns, live, open311, public
+from . import campaigns, live, open311, public
 
+# The case API itself is a ninja router (cases/api.py, mounted by gisapp/api.py); the live stream comes
+# first, before its /api/cases/{number}.
 urlpatterns = [
-    path("api/cases", api.cases, name="cases"),
-    path("api/cases/overdue", api.overdue, name="cases-overdue"),
     path("api/cases/stream", live.stream, name="cases-stream"),
-    path("api/cases/stats", api.stats, name="cases-stats"),
-    path("api/cases/<str:number>", api.case_detail, name="case-detail"),
-    path("api/cases/<str:number>/transitions", api.transitions, name="case-transitions"),
-    path("api/cases/<str:number>/attachments", api.upload_attachment, name="case-attachments"),
-    path("api/cases/<str:number>/attachments/<int:pk>", api.attachment, name="case-attachment"),
 ]
 
 # Open311 GeoReport v2 (the format is part of the path, as the spec requires: requests.json / requests.xml)

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from ninja import Header, Query, Router, Status
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from cases.placement import to_cgcs2000
 from cases.schemas import Location
 from cases.serialize import case_json
-from gisapp.apikit import LOGIN, Body, Open, max_body, responses
+from gisapp.apikit import LOGIN, Body, Open, login_where, max_body, responses
 from gisapp.apikit import Query as QuerySchema
 
 from . import services as svc
 
 router = Router(tags=["field"], auth=LOGIN)
+WORKER = login_where(svc.worker_of)  # a grid worker's own operations: 403 for anyone else, before parsing
 
 KEY = Header(
     alias="Idempotency-Key",
@@ -46,6 +47,7 @@ class AreaQuery(QuerySchema):
 
 
 class CheckInCreate(Body):
+    model_config = ConfigDict(extra="forbid", strict=True)
     location: Location
     accuracy: float | None = Field(None, ge=0, le=100_000, description="metres")
     note: str | None = Field(None, max_length=svc.MAX_NOTE)
@@ -74,6 +76,7 @@ class TrackPoint(Body):
 
 
 class PatrolBatch(Body):
+    model_config = ConfigDict(extra="forbid", strict=True)
     crs: str | None = Field(None, description="of every point (EPSG:4326, EPSG:4490, GCJ02, BD09 …)")
     points: list[TrackPoint] = Field(min_length=1, max_length=svc.MAX_POINTS)
 
@@ -145,6 +148,7 @@ def me(request: HttpRequest, q: Query[NearQuery]):
 
 @router.post(
     "checkins",
+    auth=WORKER,
     response=responses(CheckIn, 401, 403, 413, 422, status=201, also={200: CheckIn}),
     summary="考勤打卡 · check in with the phone's location (200: the check-in this key already made)",
 )
@@ -170,6 +174,7 @@ def checkins(request: HttpRequest, q: Query[DayQuery]):
 
 @router.post(
     "patrols/points",
+    auth=WORKER,
     response=responses(Open, 401, 403, 413, 422, status=201, also={200: Open}),
     summary="巡查轨迹上传 · append a batch of sampled track points to the day's patrol (200: already stored)",
 )

@@ -39,10 +39,12 @@ apikit.install(api)
 
 
 def _mount() -> None:
+    from cases.api import router as cases
     from field.api import router as field
     from gisapp.accounts.api import router as accounts
 
     api.add_router("api/auth/", accounts)
+    api.add_router("api/cases", cases)
     api.add_router("api/field/", field)
 
 

@@ -62,17 +62,18 @@ class Query(Schema):
 
 
 class Body(Schema):
-    """A JSON request body: values are taken as sent (no "5" for 5), unknown fields refused."""
+    """A JSON request body: values are taken as sent (no "5" for 5); fields it does not declare are
+    ignored, as they always were (a schema that refuses them says extra="forbid")."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(strict=True)
 
 
 def responses(ok: Any = Open, *codes: int, status: int = 200, also: dict | None = None) -> dict:
     """An operation's `response=`: its answer at `status` (and `also`, more answers) and each of its
-    refusals in the error shape; 400 (a malformed request) and 503 (the database busy) are every
-    operation's."""
+    refusals in the error shape; 400 (a malformed request), 403 (no CSRF token, outside one's
+    jurisdiction) and 503 (the database busy) are every operation's."""
     out: dict = {status: ok, **(also or {})}
-    for code in sorted({400, 503, *codes}):
+    for code in sorted({400, 403, 503, *codes}):
         out.setdefault(code, Error)
     return out
 
@@ -89,6 +90,14 @@ def max_body(limit: int):
         return limited
 
     return decorate_view(around)
+
+
+def idempotent(scope: str):
+    """Decorator of an operation that creates something: the Idempotency-Key header honoured
+    (gisapp.idempotency: a retry answers what the first request did)."""
+    from .idempotency import idempotent as remembered
+
+    return decorate_view(remembered(scope))
 
 
 class JsonParser(Parser):
@@ -135,6 +144,31 @@ class Session(SessionAuth):
 LOGIN = [BearerToken(), Session()]
 
 
+def login_where(check) -> list:
+    """LOGIN, and then `check(user)`, which raises an ApiError (403) for a user the operation is not for:
+    refused before the request is parsed, as a role should be."""
+
+    class CheckedBearer(BearerToken):
+        def authenticate(self, request: HttpRequest, token: str) -> Any:
+            user = super().authenticate(request, token)
+            if user is not None:
+                check(user)
+            return user
+
+    class CheckedSession(Session):
+        def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+            user = super().authenticate(request, key)
+            if user is not None:
+                check(user)
+            return user
+
+    CheckedBearer.__name__, CheckedSession.__name__ = (
+        "BearerToken",
+        "Session",
+    )  # one scheme each in the document
+    return [CheckedBearer(), CheckedSession()]
+
+
 # -- errors ------------------------------------------------------------------------------------------
 def _field(loc: Iterable[Any]) -> str:
     parts = [str(p) for p in loc]
@@ -165,6 +199,10 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         return exc.__cause__.response()
     if isinstance(exc, AuthenticationError):
         return error_json(401, "需要登录", "authentication required")
+    if exc.status_code == 403 and "CSRF" in str(exc.message):  # the session auth's CSRF check
+        from .views import csrf_failure
+
+        return csrf_failure(request)
     return error_json(exc.status_code, "请求被拒绝", str(exc.message))
 
 

@@ -97,7 +97,9 @@ def merge_into(doc: dict) -> None:
     """Add the operations still written out by hand to ninja's generated document (gisapp.api)."""
     written = _as_31(document())
     for path, item in written["paths"].items():
-        doc["paths"].setdefault(path, {}).update(item)
+        declared = doc["paths"].setdefault(path, {})
+        for method, operation in item.items():
+            declared.setdefault(method, operation)  # a declared operation wins over its written one
     components = doc.setdefault("components", {})
     for section in ("schemas", "parameters", "securitySchemes"):
         merged = {**written["components"].get(section, {}), **components.get(section, {})}

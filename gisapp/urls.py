@@ -17,8 +17,7 @@ admin.site.index_title = _("数据管理")
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("favicon.ico", views.favicon, name="favicon"),
-    # The JSON APIs declared with django-ninja (gisapp/api.py), /api/openapi.json and /api/docs among them.
-    path("", api.urls),
+    path("", include("cases.urls")),  # before the API: /api/cases/stream, Open311, campaigns, public reports
     # The admin map widget's background (roads, boundaries … from our database), staff only.
     path("admin/basemap.geojson", admin.site.admin_view(basemap), name="admin-basemap"),
     path("admin/", admin.site.urls),
@@ -35,8 +34,10 @@ urlpatterns = [
     path("ogcapi/", include("layers.ogcapi.urls")),
     path("api/", include("geocoding.urls")),
     path("api/boundaries/", include("boundaries.urls")),
-    path("", include("cases.urls")),
     path("", include("frontend.urls")),  # the map pages: / (public) and /dispatch/
+    # The JSON APIs declared with django-ninja (gisapp/api.py), /api/openapi.json and /api/docs among them;
+    # last, so that its root view does not answer for the public map at /.
+    path("", api.urls),
 ]
 
 handler404 = "gisapp.views.not_found"

@@ -123,6 +123,7 @@ ROWS: tuple[Row, ...] = (
     row("healthz", get("/healthz", everyone(200))),
     row("favicon.ico", get("/favicon.ico", everyone(204)), note="no icon, and no 404 in the console"),
     row("api/openapi.json", get("/api/openapi.json", everyone(200))),
+    row("api/docs", get("/api/docs", everyone(200))),
     # ---------------------------------------------------------------------------------- accounts
     row("accounts/login/", get("/accounts/login/", everyone(200))),
     row(
