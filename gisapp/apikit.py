@@ -172,7 +172,9 @@ def login_where(check) -> list:
 # -- errors ------------------------------------------------------------------------------------------
 def _field(loc: Iterable[Any]) -> str:
     parts = [str(p) for p in loc]
-    if parts and parts[0] in {"query", "body", "path", "header", "form", "file", "cookie"}:
+    if parts[:1] == ["body"] and len(parts) > 2:
+        parts = parts[2:]  # ("body", the operation's parameter name, the field …)
+    elif parts and parts[0] in {"query", "body", "path", "header", "form", "file", "cookie"}:
         parts = parts[1:]
     return ".".join(parts)
 
