@@ -10,7 +10,6 @@ from importlib import import_module
 
 CONTRIBUTORS = [
     "cases.openapi",
-    "geocoding.openapi",
     "boundaries.openapi",
     "frontend.openapi",
 ]
