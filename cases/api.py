@@ -18,7 +18,7 @@ from gisapp.apikit import Query as QuerySchema
 from .errors import CaseError
 from .models import Attachment, Case, CaseStatus
 from .models.case import FINAL_STATES, Channel, Level, Severity
-from .plainviews import parse_time
+from .params import parse_time
 from .schemas import Location
 from .serialize import case_json
 from .services import apply_transition, create_case, visible_cases

@@ -11,18 +11,70 @@ import json
 
 from django.contrib.gis.db.models.functions import AsGeoJSON
 from django.db import transaction
-from django.http import JsonResponse
+from django.http import HttpRequest
+from ninja import Query, Router, Status
+from pydantic import Field
 
 from gisapp.accounts.jurisdiction import covers, jurisdiction_of, scope
-from gisapp.idempotency import idempotent
+from gisapp.apikit import LOGIN, Body, Open, idempotent, login_where, responses
+from gisapp.apikit import Query as QuerySchema
 from layers.models import Grid
 
 from .errors import CaseError
 from .models import Campaign, CampaignProgress
-from .plainviews import api_view, int_param, json_body, parse_time
+from .params import parse_time
 
 LAUNCHERS = ("dispatcher", "leader", "admin")
 TICKERS = ("grid_worker", "dispatcher", "admin")  # leaders and planners watch progress, they do not tick
+
+router = Router(tags=["cases"], auth=LOGIN)
+
+
+def _launcher(user) -> None:
+    j = jurisdiction_of(user)
+    if j.role not in LAUNCHERS and not j.everything:
+        raise CaseError(
+            403, "只有指挥中心或领导可以发起专项行动", "only dispatchers and leaders launch campaigns"
+        )
+
+
+class CampaignCreate(Body):
+    name: str = Field(description="1–64 characters")
+    area_code: str | int = Field(description="an admin-unit or grid code inside your jurisdiction")
+    checklist: list[str] = Field(description="1–50 items of at most 200 characters")
+    description: str | None = None
+    ends_at: str | None = Field(None, description="ISO 8601")
+
+
+class CampaignOut(Open):
+    id: int
+    name: str
+    area_code: str
+    checklist: list[str]
+    grids: int
+    progress: float
+
+
+class CampaignDetail(CampaignOut):
+    by_grid: dict[str, list[int]]
+
+
+class Campaigns(Open):
+    results: list[CampaignOut]
+
+
+class Tick(Body):
+    grid_code: str | int
+    done: list[int] = Field(description="indexes of the checklist items done")
+
+
+class MapQuery(QuerySchema):
+    limit: int = Field(20000, ge=1, le=20000)
+
+
+class ProgressMap(Open):
+    type: str
+    features: list[dict]
 
 
 def _campaign_json(c: Campaign, with_grids: bool = False, user=None) -> dict:
@@ -49,23 +101,25 @@ def _campaign_json(c: Campaign, with_grids: bool = False, user=None) -> dict:
     return out
 
 
+@router.get("", response=responses(Campaigns, 401), summary="专项行动 · the campaigns of your jurisdiction")
+def campaigns(request: HttpRequest):
+    # Campaigns over an area inside the jurisdiction, and those pushed to grids inside it.
+    qs = scope(Campaign.objects.all(), request.user) | Campaign.objects.filter(
+        pk__in=scope(CampaignProgress.objects.all(), request.user).values("campaign_id")
+    )
+    return {"results": [_campaign_json(c) for c in qs.distinct().order_by("-starts_at")[:200]]}
+
+
+@router.post(
+    "",
+    auth=login_where(_launcher),
+    response=responses(CampaignOut, 401, 413, status=201),
+    summary="发起专项行动 · launch a campaign: its checklist pushed to every grid of the area",
+)
 @idempotent("campaign")
-@api_view(["GET", "POST"])
-def campaigns(request):
-    if request.method == "GET":
-        # Campaigns over an area inside the jurisdiction, and those pushed to grids inside it.
-        qs = scope(Campaign.objects.all(), request.user) | Campaign.objects.filter(
-            pk__in=scope(CampaignProgress.objects.all(), request.user).values("campaign_id")
-        )
-        return JsonResponse(
-            {"results": [_campaign_json(c) for c in qs.distinct().order_by("-starts_at")[:200]]}
-        )
+def launch(request: HttpRequest, body: CampaignCreate):
     j = jurisdiction_of(request.user)
-    if j.role not in LAUNCHERS and not j.everything:
-        raise CaseError(
-            403, "只有指挥中心或领导可以发起专项行动", "only dispatchers and leaders launch campaigns"
-        )
-    data = json_body(request)
+    data = body.model_dump(exclude_unset=True)
     name, area, checklist = data.get("name"), str(data.get("area_code") or ""), data.get("checklist")
     if not isinstance(name, str) or not 1 <= len(name) <= 64:
         raise CaseError(400, "名称应为 1–64 字", "name must be 1–64 characters")
@@ -95,7 +149,7 @@ def campaigns(request):
             created_by=request.user,
         )
         CampaignProgress.objects.bulk_create(CampaignProgress(campaign=c, grid_code=g) for g in grids)
-    return JsonResponse(_campaign_json(c), status=201)
+    return Status(201, _campaign_json(c))
 
 
 def _campaign(request, pk: int) -> Campaign:
@@ -106,20 +160,28 @@ def _campaign(request, pk: int) -> Campaign:
     return c
 
 
-@api_view(["GET"])
-def campaign_detail(request, pk: int):
-    return JsonResponse(_campaign_json(_campaign(request, pk), with_grids=True, user=request.user))
+@router.get(
+    "{int:pk}",
+    response=responses(CampaignDetail, 401, 404),
+    summary="专项行动详情 · a campaign with each grid's ticks (the grids of your jurisdiction)",
+)
+def campaign_detail(request: HttpRequest, pk: int):
+    return _campaign_json(_campaign(request, pk), with_grids=True, user=request.user)
 
 
-@api_view(["POST"])
-def campaign_progress(request, pk: int):
+@router.post(
+    "{int:pk}/progress",
+    response=responses(CampaignDetail, 401, 404, 413),
+    summary="更新进度 · tick checklist items for a grid of your jurisdiction",
+)
+def campaign_progress(request: HttpRequest, pk: int, body: Tick):
     """A grid worker ticks checklist items for a grid: {"grid_code", "done": [indexes]}."""
     c = _campaign(request, pk)
     if jurisdiction_of(request.user).role not in TICKERS and not jurisdiction_of(request.user).everything:
         raise CaseError(
             403, "只有网格员和指挥中心可以更新进度", "only grid workers and dispatchers update progress"
         )
-    data = json_body(request)
+    data = body.model_dump()
     grid = str(data.get("grid_code") or "")
     done = data.get("done")
     if not covers(request.user, grid):
@@ -132,16 +194,19 @@ def campaign_progress(request, pk: int):
     row.done = sorted(set(done))
     row.updated_by = request.user
     row.save()
-    return JsonResponse(_campaign_json(c, with_grids=True, user=request.user))
+    return _campaign_json(c, with_grids=True, user=request.user)
 
 
-@api_view(["GET"])
-def campaign_map(request, pk: int):
-    """Grid polygons with each grid's progress (0–1), for the map."""
+@router.get(
+    "{int:pk}/map",
+    response=responses(ProgressMap, 401, 404),
+    summary="进度地图 · the campaign's grids as GeoJSON polygons with their progress (0–1)",
+)
+def campaign_map(request: HttpRequest, pk: int, q: Query[MapQuery]):
     c = _campaign(request, pk)
     progress = dict(scope(c.progress.all(), request.user).values_list("grid_code", "done"))
     n = max(1, len(c.checklist))
-    limit = int_param(request.GET.get("limit", "20000"), "limit", 1, 20000)
+    limit = q.limit
     grids = (
         Grid.objects.current()
         .filter(net__code="comprehensive", code__in=list(progress))
@@ -160,4 +225,4 @@ def campaign_map(request, pk: int):
         }
         for g in grids
     ]
-    return JsonResponse({"type": "FeatureCollection", "features": features})
+    return {"type": "FeatureCollection", "features": features}

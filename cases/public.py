@@ -15,21 +15,23 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Literal
 
 from django.db import transaction
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest
 from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from ninja import Router, Status
+from pydantic import Field
 
 from gisapp import ratelimit
+from gisapp.apikit import Body, Open, read_json, responses
 from gisapp.views import error_json
 
 from .errors import CaseError
 from .models import Attachment, Case, CaseStatus
 from .models.case import Channel
 from .open311 import PUBLIC_CHANNELS
-from .plainviews import json_body
+from .schemas import Location
 from .services import create_case
 
 MAX_PHOTO = 10 * 1024 * 1024
@@ -42,16 +44,44 @@ MAGIC = {
 KEY_PREFIX = "public:"  # public keys live in their own namespace: they can never return an internal case
 
 
-def _json(data: dict, status: int = 200) -> JsonResponse:
-    return JsonResponse(data, status=status, json_dumps_params={"ensure_ascii": False})
+router = Router(tags=["cases"], auth=None)  # anonymous: the reporter is never the logged-in user
+
+
+class PublicReport(Body):
+    """The public form's fields, as JSON or as a multipart form (with the photo)."""
+
+    category: str | None = Field(None, description="an item code of the category dictionary")
+    description: str | None = Field(None, max_length=2000)
+    contact: str | None = Field(None, max_length=64)
+    lon: float | str | None = Field(None, description="a tapped point or the phone's location")
+    lat: float | str | None = None
+    crs: str | None = Field(None, description="as the geocoder accepts; EPSG:4490 by default")
+    location: Location | None = None
+    address: str | None = Field(None, max_length=160)
+
+
+class Receipt(Open):
+    number: str
+    category: str
+    category_name: str
+    status: Literal["open", "closed"]
+    status_label: dict[str, str]
+    reported_at: str
+    closed_at: str | None
+
+
+class Received(Receipt):
+    placed: bool
+    message: dict[str, str]
 
 
 def _fields(request: HttpRequest) -> dict:
     """The report from a JSON body or a multipart form, as create_case's data dict."""
     if request.content_type == "application/json":
-        raw = json_body(request, max_bytes=64 * 1024)
+        source = read_json(request, 64 * 1024)
     else:
-        raw = {k: request.POST.get(k) for k in request.POST}
+        source = {k: request.POST.get(k) for k in request.POST}
+    raw = PublicReport.model_validate(source).model_dump(exclude_unset=True)
     data: dict = {
         "category": raw.get("category"),
         "description": raw.get("description") or "",
@@ -111,9 +141,39 @@ def receipt(case: Case) -> dict:
     }
 
 
-@csrf_exempt  # anonymous: no session is used (the reporter is never the logged-in user), so no CSRF risk
-@require_http_methods(["POST"])
-def reports(request: HttpRequest) -> JsonResponse:
+_REPORT_SCHEMA = PublicReport.model_json_schema(ref_template="#/components/schemas/{model}")
+_REPORT_SCHEMA.pop("$defs", None)  # Location is in the document's components already (the case API's)
+REPORT_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": _REPORT_SCHEMA},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    **{
+                        k: {"type": "string"}
+                        for k in ("category", "description", "contact", "address", "crs")
+                    },
+                    "lon": {"type": "string"},
+                    "lat": {"type": "string"},
+                    "photo": {"type": "string", "format": "binary", "description": "JPEG/PNG/WebP ≤ 10 MB"},
+                },
+            }
+        },
+    },
+}
+
+
+@router.post(
+    "reports",
+    response=responses(Received, 413, 415, 422, 429, status=201, also={200: Received}),
+    summary="群众上报 · report a problem without an account (JSON, or multipart with a photo); 200: the "
+    "receipt this Idempotency-Key already made",
+    openapi_extra={"requestBody": REPORT_BODY},
+)
+def reports(request: HttpRequest):
+    """The body is read here (JSON or a form, then the PublicReport schema), after the rate limit."""
     refusal = ratelimit.refused(request, "public_report")
     if refusal is not None:
         return refusal
@@ -138,11 +198,16 @@ def reports(request: HttpRequest) -> JsonResponse:
         "zh": f"已受理，回执编号 {case.number}，可凭编号查询办理进度",
         "en": f"received; your receipt number is {case.number}: use it to follow the case",
     }
-    return _json(body, 201 if result.created else 200)
+    return Status(201 if result.created else 200, body)
 
 
-@require_http_methods(["GET", "HEAD"])
-def report_status(request: HttpRequest, number: str) -> JsonResponse:
+@router.api_operation(
+    ["GET", "HEAD"],
+    "reports/{str:number}",
+    response=responses(Receipt, 404, 429),
+    summary="回执查询 · a public report's status by receipt number (nothing about the place or people)",
+)
+def report_status(request: HttpRequest, number: str):
     refusal = ratelimit.refused(request, "public_status")
     if refusal is not None:
         return refusal
@@ -153,4 +218,4 @@ def report_status(request: HttpRequest, number: str) -> JsonResponse:
     )
     if case is None:
         return error_json(404, "没有这个回执编号", "no such receipt number")
-    return _json(receipt(case))
+    return receipt(case)

@@ -43,12 +43,16 @@ apikit.install(api)
 
 def _mount() -> None:
     from cases.api import router as cases
+    from cases.campaigns import router as campaigns
+    from cases.public import router as public
     from field.api import router as field
     from geocoding.api import router as geocoding
     from gisapp.accounts.api import router as accounts
 
     api.add_router("api/auth/", accounts)
     api.add_router("api/cases", cases)
+    api.add_router("api/campaigns", campaigns)
+    api.add_router("api/public/", public)
     api.add_router("api/field/", field)
     api.add_router("api/", geocoding)
 

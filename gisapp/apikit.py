@@ -28,6 +28,7 @@ from ninja.parser import Parser
 from ninja.renderers import JSONRenderer
 from ninja.security import HttpBearer, SessionAuth
 from pydantic import BaseModel, ConfigDict
+from pydantic import ValidationError as PydanticValidationError
 
 from .errors import ApiError
 from .limits import has_nul
@@ -100,24 +101,30 @@ def idempotent(scope: str):
     return decorate_view(remembered(scope))
 
 
+def read_json(request: HttpRequest, limit: int = DEFAULT_MAX_BODY) -> Any:
+    """The request's JSON body, or the ApiError that says what is wrong with it: the one JSON reader of
+    the API (JsonParser uses it; so do the few operations that take JSON or a form, and read it
+    themselves)."""
+    if len(request.body) > limit:
+        raise ApiError(413, "请求体过大", "request body too large")
+    try:
+        data = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly deep nesting
+        raise ApiError(400, "请求体不是有效的 JSON", "the body is not valid JSON") from None
+    if has_nul(data):
+        raise ApiError(
+            400, "文本中不能含有 NUL（\\u0000）字符", "text must not contain NUL (\\u0000) characters"
+        )
+    return data
+
+
 class JsonParser(Parser):
-    """The one JSON reader of the API (it replaced every app's own)."""
+    """Bodies for the operations' schemas: JSON (read_json), or an HTML form's fields."""
 
     def parse_body(self, request: HttpRequest) -> Any:
         if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            return request.POST.dict()  # an HTML form's fields (the token endpoint takes both)
-        limit = getattr(request, "_onenet_max_body", DEFAULT_MAX_BODY)
-        if len(request.body) > limit:
-            raise ApiError(413, "请求体过大", "request body too large")
-        try:
-            data = json.loads(request.body or b"{}")
-        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly deep nesting
-            raise ApiError(400, "请求体不是有效的 JSON", "the body is not valid JSON") from None
-        if has_nul(data):
-            raise ApiError(
-                400, "文本中不能含有 NUL（\\u0000）字符", "text must not contain NUL (\\u0000) characters"
-            )
-        return data
+            return request.POST.dict()  # the token endpoint takes a form too
+        return read_json(request, getattr(request, "_onenet_max_body", DEFAULT_MAX_BODY))
 
 
 class Renderer(JSONRenderer):
@@ -196,6 +203,11 @@ def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse
     return error_json(400, zh, en, field=field or None)
 
 
+def model_error(request: HttpRequest, exc: PydanticValidationError) -> HttpResponse:
+    """A schema an operation applied itself (a body it reads as JSON or as a form)."""
+    return validation_error(request, ValidationError(exc.errors(include_url=False)))
+
+
 def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     if isinstance(exc.__cause__, ApiError):  # the body parser's refusal, wrapped by ninja
         return exc.__cause__.response()
@@ -249,6 +261,7 @@ def install(api) -> None:
     rest is a logged 500)."""
     api.add_decorator(refuse_unknown_query, mode="view")
     api.add_exception_handler(ValidationError, validation_error)
+    api.add_exception_handler(PydanticValidationError, model_error)
     api.add_exception_handler(HttpError, http_error)
     api.add_exception_handler(ApiError, api_error)
     api.add_exception_handler(Http404, not_found)

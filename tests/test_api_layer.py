@@ -12,7 +12,15 @@ pytestmark = pytest.mark.django_db
 
 # Operations declared on ninja (gisapp.api mounts their routers); the rest is still merged from the
 # written modules (gisapp.openapi) until it is declared too.
-DECLARED = ("/api/auth/", "/api/cases", "/api/field/", "/api/geocode", "/api/reverse")
+DECLARED = (
+    "/api/auth/",
+    "/api/cases",
+    "/api/campaigns",
+    "/api/public/reports",
+    "/api/field/",
+    "/api/geocode",
+    "/api/reverse",
+)
 
 
 @pytest.fixture(scope="module")
