@@ -28,7 +28,9 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.gzip import gzip_page
-from django.views.decorators.http import require_GET
+from ninja import Query, Router
+from ninja.decorators import decorate_view
+from pydantic import Field
 
 from cases.models import Case, CaseStatus, Category
 from cases.models.case import FINAL_STATES
@@ -36,6 +38,8 @@ from cases.services import visible_cases
 from field.services import today_summary
 from gisapp.accounts.jurisdiction import jurisdiction_of, scope
 from gisapp.accounts.models import Department
+from gisapp.apikit import LOGIN, Open, responses
+from gisapp.apikit import Query as QuerySchema
 from gisapp.views import error_json
 from layers.models import AdminUnit, Grid, GridWorker, ServiceStation
 
@@ -43,23 +47,74 @@ LEVELS = ("city", "district", "street", "community", "grid")
 CODE = re.compile(r"^[0-9A-Za-z]{2,24}$")
 
 
-def _ok(data, status: int = 200) -> JsonResponse:
-    return JsonResponse(data, status=status, safe=False, json_dumps_params={"ensure_ascii": False})
+router = Router(tags=["pages"], auth=LOGIN)  # the map pages' own reads; a few are public (auth=None)
+AREA_PATTERN = r"^[0-9]{1,15}$"
 
 
-def login_json(view):
-    """401 as the API's JSON error (not a redirect to the login page) for internal endpoints."""
-
-    @functools.wraps(view)
-    def inner(request: HttpRequest, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return error_json(401, "需要登录", "authentication required")
-        return view(request, *args, **kwargs)
-
-    return inner
+class AreaQuery(QuerySchema):
+    area: str | None = Field(
+        None,
+        pattern=AREA_PATTERN,
+        description="an admin-unit or grid code inside your jurisdiction (default: all)",
+    )
 
 
-# ------------------------------------------------------------------------------------------ areas
+class Area(Open):
+    code: str
+    name: str
+    level: str
+    chain: list[dict]
+    children: list[dict]
+    bbox: list[float] | None
+    populated_bbox: list[float] | None = Field(
+        None, description="admin units: the middle 90 % of inhabited buildings, where a map should start"
+    )
+    geometry: dict | None
+
+
+class FeatureCollection(Open):
+    type: str
+    features: list[dict]
+
+
+class Indicators(Open):
+    area: str
+
+
+class Suggestion(Open):
+    number: str
+    level: str
+    assignee_code: str
+    department: dict | None
+    principle: str
+
+
+class Departments(Open):
+    departments: list[dict]
+
+
+class Categories(Open):
+    categories: list[dict]
+
+
+class NearbyQuery(QuerySchema):
+    lon: float = Field(ge=-180, le=180, description="CGCS2000")
+    lat: float = Field(ge=-90, le=90)
+    limit: int = Field(5, ge=1, le=20)
+    grid: str | None = Field(
+        None, pattern=r"^[0-9A-Za-z]{2,24}$", description="the grid the page already knows"
+    )
+
+
+class Nearby(Open):
+    lon: float
+    lat: float
+    grid: dict | None
+    community: dict | None
+    workers: list[dict]
+    stations: list[dict]
+
+
 def _outline(table: str, pk: int) -> tuple[dict | None, list[float] | None]:
     """The outline simplified to ~1/1500 of its extent (light enough for any screen) and its bbox."""
     with connection.cursor() as cur:
@@ -130,9 +185,18 @@ def root_unit() -> AdminUnit | None:
     return AdminUnit.objects.filter(parent__isnull=True).order_by("code").first()
 
 
-@require_GET
-def area(request: HttpRequest, code: str = "root") -> JsonResponse:
-    """GET /api/map/areas/<code>: an admin unit (6/9/12 digits) or a grid of the generation in force."""
+@router.get("areas/", auth=None, response=responses(Area, 404), summary="下钻 · the root admin unit")
+def area_root(request: HttpRequest):
+    return area(request, "root")
+
+
+@router.get(
+    "areas/{str:code}",
+    auth=None,
+    response=responses(Area, 404),
+    summary="下钻 · an admin unit (6/9/12 digits) or a grid in force: chain, children, outline",
+)
+def area(request: HttpRequest, code: str):
     if code != "root" and not CODE.match(code):
         return error_json(400, "编码格式不正确", "malformed code")
     unit = (
@@ -155,16 +219,14 @@ def area(request: HttpRequest, code: str = "root") -> JsonResponse:
             ]
         else:
             children = [_unit_json(c) for c in unit.children.order_by("code")]
-        return _ok(
-            {
-                **_unit_json(unit),
-                "chain": _chain(unit),
-                "children": children,
-                "bbox": bbox,
-                "populated_bbox": populated_bbox(unit) or bbox,
-                "geometry": geometry,
-            }
-        )
+        return {
+            **_unit_json(unit),
+            "chain": _chain(unit),
+            "children": children,
+            "bbox": bbox,
+            "populated_bbox": populated_bbox(unit) or bbox,
+            "geometry": geometry,
+        }
     grid = (
         Grid.objects.current()
         .select_related("net", "community__parent__parent__parent", "district__parent")
@@ -175,21 +237,19 @@ def area(request: HttpRequest, code: str = "root") -> JsonResponse:
         return error_json(404, "没有这个区划或网格", f"no admin unit or current grid with code {code}")
     geometry, bbox = _outline("layers_grid", grid.pk)
     parent = grid.community or grid.district
-    return _ok(
-        {
-            "code": grid.code,
-            "name": grid.name,
-            "level": "grid",
-            "net": grid.net.code,
-            "net_name": grid.net.name,
-            "kind": grid.kind,
-            "target_households": grid.target_households,
-            "chain": [*_chain(parent), {"code": grid.code, "name": grid.name, "level": "grid"}],
-            "children": [],
-            "bbox": bbox,
-            "geometry": geometry,
-        }
-    )
+    return {
+        "code": grid.code,
+        "name": grid.name,
+        "level": "grid",
+        "net": grid.net.code,
+        "net_name": grid.net.name,
+        "kind": grid.kind,
+        "target_households": grid.target_households,
+        "chain": [*_chain(parent), {"code": grid.code, "name": grid.name, "level": "grid"}],
+        "children": [],
+        "bbox": bbox,
+        "geometry": geometry,
+    }
 
 
 # ------------------------------------------------------------------------------------------ scoping
@@ -217,21 +277,9 @@ def effective_prefix(user, area_code: str, cases: bool = False) -> str | None:
     return None
 
 
-def _area_param(request: HttpRequest) -> str:
-    value = request.GET.get("area")
-    if value is None:
-        return ""
-    if not value.isdigit() or len(value) > 15:  # "" included: the pages leave out an empty area
-        raise ValueError(value)
-    return value
-
-
-def _prefix_or_error(request: HttpRequest, cases: bool = True) -> str | JsonResponse:
-    try:
-        asked = _area_param(request)
-    except ValueError:
-        return error_json(400, "area 应为行政区划或网格编码", "area must be an admin-unit or grid code")
-    prefix = effective_prefix(request.user, asked, cases=cases)
+def _prefix_or_error(request: HttpRequest, area: str | None, cases: bool = True) -> str | JsonResponse:
+    """The prefix to aggregate over for the asked `area` (AreaQuery checked its form), or the 403."""
+    prefix = effective_prefix(request.user, area or "", cases=cases)
     if prefix is None:
         return error_json(403, "该区域不在您的辖区内", "the area is outside your jurisdiction")
     return prefix
@@ -262,15 +310,18 @@ def case_where(qs) -> tuple[str, list]:
 
 
 # ------------------------------------------------------------------------------------------ open cases
-@require_GET
-@login_json
-@gzip_page
-def cases_geojson(request: HttpRequest) -> JsonResponse:
+@router.get(
+    "cases.geojson",
+    response=responses(FeatureCollection, 401),
+    summary="在办案件 · open placed cases with their light (GeoJSON points)",
+)
+@decorate_view(gzip_page)
+def cases_geojson(request: HttpRequest, q: Query[AreaQuery]):
     """Open, placed cases visible to the user, as GeoJSON points with light, severity and category.
 
     Properties are kept short (the city fixture has ~11,000 open cases: ~1.3 MB, ~200 KB gzipped); the
     big screen clusters them in the browser by light."""
-    prefix = _prefix_or_error(request)
+    prefix = _prefix_or_error(request, q.area)
     if isinstance(prefix, JsonResponse):
         return prefix
     qs = visible_cases(request.user).exclude(status__in=FINAL_STATES).filter(geom__isnull=False)
@@ -310,9 +361,7 @@ def cases_geojson(request: HttpRequest) -> JsonResponse:
         }
         for pk, number, status, severity, cat_code, cat_name, grid_code, x, y, light in rows
     ]
-    return _ok(
-        {"type": "FeatureCollection", "features": features, "generated_at": timezone.now().isoformat()}
-    )
+    return {"type": "FeatureCollection", "features": features, "generated_at": timezone.now().isoformat()}
 
 
 # ------------------------------------------------------------------------------------------ people
@@ -372,11 +421,14 @@ class _PerGridCache:
 PEOPLE = _PerGridCache()
 
 
-@require_GET
-@login_json
-def indicators_people(request: HttpRequest) -> JsonResponse:
+@router.get(
+    "indicators/people",
+    response=responses(Indicators, 401),
+    summary="人房指标 · counts of buildings, households, residents, special groups (no person listed)",
+)
+def indicators_people(request: HttpRequest, q: Query[AreaQuery]):
     """Buildings, house units, households, residents and special groups of an area: counts only."""
-    prefix = _prefix_or_error(request, cases=False)
+    prefix = _prefix_or_error(request, q.area, cases=False)
     if isinstance(prefix, JsonResponse):
         return prefix
     from layers.models import SpecialGroup
@@ -390,17 +442,15 @@ def indicators_people(request: HttpRequest) -> JsonResponse:
         {"tag": tag.value, "label": str(tag.label), "count": totals.get(f"tag:{tag.value}", 0)}
         for tag in SpecialGroup
     ]
-    return _ok(
-        {
-            "area": prefix,
-            "buildings": totals.get("buildings", 0),
-            "house_units": totals.get("house_units", 0),
-            "households": totals.get("households", 0),
-            "residents": totals.get("residents", 0),
-            "special_groups": groups,
-            "note": {"zh": "仅统计数量，不列出任何个人", "en": "counts only; no person is listed"},
-        }
-    )
+    return {
+        "area": prefix,
+        "buildings": totals.get("buildings", 0),
+        "house_units": totals.get("house_units", 0),
+        "households": totals.get("households", 0),
+        "residents": totals.get("residents", 0),
+        "special_groups": groups,
+        "note": {"zh": "仅统计数量，不列出任何个人", "en": "counts only; no person is listed"},
+    }
 
 
 # ------------------------------------------------------------------------------------------ events
@@ -409,14 +459,17 @@ def _local_midnight(now: dt.datetime) -> dt.datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-@require_GET
-@login_json
-def indicators_events(request: HttpRequest) -> JsonResponse:
+@router.get(
+    "indicators/events",
+    response=responses(Indicators, 401),
+    summary="事件指标 · cases today and this month, by category and light, rates, 30-day trend",
+)
+def indicators_events(request: HttpRequest, q: Query[AreaQuery]):
     """Cases today and this month, by category class and light, closure and on-time rates, 30-day trend.
 
     Rates use the evaluation's definitions (cases.stats): of this month's accepted cases, *due* once
     closed or past their due time; 结案率 = closed / due, 按期结案率 = closed by the due time / due."""
-    prefix = _prefix_or_error(request)
+    prefix = _prefix_or_error(request, q.area)
     if isinstance(prefix, JsonResponse):
         return prefix
     now = timezone.now()
@@ -503,32 +556,33 @@ def indicators_events(request: HttpRequest) -> JsonResponse:
             ],
         )
         trend = [{"day": day.isoformat(), "reported": r, "closed": c} for day, r, c in cur.fetchall()]
-    return _ok(
-        {
-            "area": prefix,
-            "today": today_n,
-            "month": month_n,
-            "open": open_n,
-            "open_emergencies": emergencies,
-            "month_due": due,
-            "month_closed": closed,
-            "closure_rate": round(closed / due, 4) if due else None,
-            "on_time_rate": round(on_time / due, 4) if due else None,
-            "by_category": by_category,
-            "by_light": by_light,
-            "trend": trend,
-        }
-    )
+    return {
+        "area": prefix,
+        "today": today_n,
+        "month": month_n,
+        "open": open_n,
+        "open_emergencies": emergencies,
+        "month_due": due,
+        "month_closed": closed,
+        "closure_rate": round(closed / due, 4) if due else None,
+        "on_time_rate": round(on_time / due, 4) if due else None,
+        "by_category": by_category,
+        "by_light": by_light,
+        "trend": trend,
+    }
 
 
 # ------------------------------------------------------------------------------------------ operations
-@require_GET
-@login_json
-def indicators_operations(request: HttpRequest) -> JsonResponse:
+@router.get(
+    "indicators/operations",
+    response=responses(Indicators, 401),
+    summary="运行指标 · grid workers, grids, stations, open and overdue cases, today's field work",
+)
+def indicators_operations(request: HttpRequest, q: Query[AreaQuery]):
     """Grid workers by role, grids and stations, open and overdue cases of the area, and today's field
     work: workers checked in, patrol tracks and their kilometres (field).  Rankings come from
     /api/cases/stats."""
-    prefix = _prefix_or_error(request)
+    prefix = _prefix_or_error(request, q.area)
     if isinstance(prefix, JsonResponse):
         return prefix
     workers = scope(GridWorker.objects.all(), request.user)
@@ -546,28 +600,26 @@ def indicators_operations(request: HttpRequest) -> JsonResponse:
         open_cases = open_cases.filter(grid_code__startswith=prefix)
     overdue = open_cases.filter(deadline__lt=timezone.now()).count()
     field = today_summary(request.user, prefix)
-    return _ok(
-        {
-            "area": prefix,
-            "grid_workers": sum(by_role.values()),
-            "grid_workers_by_role": [
-                {"role": r, "label": str(GridWorker.Role(r).label), "count": by_role[r]} for r in by_role
-            ],
-            "grids": grids.count(),
-            "stations": stations.count(),
-            "open_cases": open_cases.count(),
-            "overdue": overdue,
-            "needs_placement": visible_cases(request.user)
-            .filter(needs_placement=True)
-            .exclude(status__in=FINAL_STATES)
-            .count(),
-            **field,  # checked_in_today, patrols_today, patrol_km_today
-            "note": {
-                "zh": "今日打卡为当天打过卡的网格员人数；巡查为今日轨迹条数与总里程",
-                "en": "checked in: workers who checked in today; patrols: today's tracks and total length",
-            },
-        }
-    )
+    return {
+        "area": prefix,
+        "grid_workers": sum(by_role.values()),
+        "grid_workers_by_role": [
+            {"role": r, "label": str(GridWorker.Role(r).label), "count": by_role[r]} for r in by_role
+        ],
+        "grids": grids.count(),
+        "stations": stations.count(),
+        "open_cases": open_cases.count(),
+        "overdue": overdue,
+        "needs_placement": visible_cases(request.user)
+        .filter(needs_placement=True)
+        .exclude(status__in=FINAL_STATES)
+        .count(),
+        **field,  # checked_in_today, patrols_today, patrol_km_today
+        "note": {
+            "zh": "今日打卡为当天打过卡的网格员人数；巡查为今日轨迹条数与总里程",
+            "en": "checked in: workers who checked in today; patrols: today's tracks and total length",
+        },
+    }
 
 
 def _count_by(qs, field: str) -> list[tuple[str, int]]:
@@ -577,9 +629,12 @@ def _count_by(qs, field: str) -> list[tuple[str, int]]:
 
 
 # ------------------------------------------------------------------------------------------ dispatch
-@require_GET
-@login_json
-def suggestion(request: HttpRequest, number: str) -> JsonResponse:
+@router.get(
+    "cases/{str:number}/suggestion",
+    response=responses(Suggestion, 401, 404),
+    summary="派遣建议 · who should act on a case (the routing rule's answer)",
+)
+def suggestion(request: HttpRequest, number: str):
     """The routing rule's answer for a case (who should act), for the dispatch form to preselect."""
     from cases import routing
 
@@ -592,45 +647,39 @@ def suggestion(request: HttpRequest, number: str) -> JsonResponse:
     if case is None:
         return error_json(404, "案件不存在或无权查看", "no such case, or not yours to see")
     route, department = routing.suggest(case)
-    return _ok(
-        {
-            "number": case.number,
-            "level": route.acts_at,
-            "assignee_code": route.assignee_code(case.grid_code) if route.acts_at != "department" else "",
-            "department": {"code": department.code, "name": department.name} if department else None,
-            "principle": route.principle,
-            "note": route.note,
-        }
-    )
+    return {
+        "number": case.number,
+        "level": route.acts_at,
+        "assignee_code": route.assignee_code(case.grid_code) if route.acts_at != "department" else "",
+        "department": {"code": department.code, "name": department.name} if department else None,
+        "principle": route.principle,
+        "note": route.note,
+    }
 
 
-@require_GET
-@login_json
-def departments(request: HttpRequest) -> JsonResponse:
+@router.get("departments", response=responses(Departments, 401), summary="职能部门 · departments")
+def departments(request: HttpRequest):
     rows = Department.objects.order_by("code").values("code", "name", "kind")
-    return _ok({"departments": list(rows)})
+    return {"departments": list(rows)}
 
 
-@require_GET
-@login_json
-def categories(request: HttpRequest) -> JsonResponse:
+@router.get("categories", response=responses(Categories, 401), summary="案件类别 · the category dictionary")
+def categories(request: HttpRequest):
     """The two-level dictionary (classes and their items) for the register form."""
     items = Category.objects.filter(parent__isnull=False).select_related("parent").order_by("code")
-    return _ok(
-        {
-            "categories": [
-                {
-                    "code": c.code,
-                    "name": c.name,
-                    "name_en": c.name_en,
-                    "class_code": c.parent.code,
-                    "class_name": c.parent.name,
-                    "class_name_en": c.parent.name_en,
-                }
-                for c in items
-            ]
-        }
-    )
+    return {
+        "categories": [
+            {
+                "code": c.code,
+                "name": c.name,
+                "name_en": c.name_en,
+                "class_code": c.parent.code,
+                "class_name": c.parent.name,
+                "class_name_en": c.parent.name_en,
+            }
+            for c in items
+        ]
+    }
 
 
 # ------------------------------------------------------------------------------------------ public
@@ -665,16 +714,15 @@ def open_now(hours: str, at: dt.datetime | None = None) -> bool | None:
     return start <= local.time() <= end
 
 
-def _float(value, lo: float, hi: float) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if lo <= number <= hi else None
+public = Router(tags=["pages"], auth=None)  # mounted at /api/public/
 
 
-@require_GET
-def nearby(request: HttpRequest) -> JsonResponse:
+@public.get(
+    "nearby",
+    response=responses(Nearby, 429),
+    summary="我在哪 · grid, community, published grid-worker contacts and nearest stations (CGCS2000)",
+)
+def nearby(request: HttpRequest, q: Query[NearbyQuery]):
     """GET /api/public/nearby?lon=…&lat=…[&grid=…] (CGCS2000): my grid, community, published grid-worker
     contacts, and the nearest public stations with distance (metres) and whether they are open now.
 
@@ -686,18 +734,7 @@ def nearby(request: HttpRequest) -> JsonResponse:
     refusal = ratelimit.refused(request, "public_lookup", anonymous_only=True)
     if refusal is not None:
         return refusal
-    lon = _float(request.GET.get("lon"), -180, 180)
-    lat = _float(request.GET.get("lat"), -90, 90)
-    if lon is None or lat is None:
-        return error_json(400, "需要有效的经纬度 lon、lat", "numeric lon and lat are required")
-    limit = _float(request.GET.get("limit", "5"), 1, 20)
-    if limit is None or limit != int(limit):
-        return error_json(400, "limit 应为 1–20 的整数", "limit must be an integer from 1 to 20")
-    limit = int(limit)
-    grid_code = request.GET.get("grid")
-    if grid_code is not None and not CODE.match(grid_code):  # "" too: the page leaves out an empty grid
-        return error_json(400, "网格编码格式不正确", "malformed grid code")
-    grid_code = grid_code or ""
+    lon, lat, limit, grid_code = q.lon, q.lat, q.limit, q.grid or ""
     if not grid_code:
         from geocoding.geocoder import grids_at, pick_grids
 
@@ -769,4 +806,4 @@ def nearby(request: HttpRequest) -> JsonResponse:
             {"name": w.name, "role": w.role, "role_label": str(roles.get(w.role, w.role)), "phone": w.phone}
             for w in workers
         ]
-    return _ok(body)
+    return body

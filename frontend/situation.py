@@ -25,16 +25,22 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.html import escape
-from django.views.decorators.http import require_GET
+from ninja import Router
 
 from cases.models.case import FINAL_STATES
 from cases.serialize import case_light
 from cases.services import visible_cases
 from gisapp.accounts.jurisdiction import covers
+from gisapp.apikit import LOGIN, responses
 from gisapp.views import error_json
 from layers.models import Grid
 
-from .api import CODE, login_json
+from .api import CODE
+
+router = Router(tags=["pages"], auth=LOGIN)  # mounted at /api/map/export/
+HTML = {
+    200: {"description": "a standalone HTML map", "content": {"text/html": {"schema": {"type": "string"}}}}
+}
 
 LIGHT_COLOURS = {"green": "#2f9e44", "yellow": "#f59f00", "red": "#e03131", None: "#868e96"}
 SOURCE_MAP = re.compile(r"//# sourceMappingURL=\S+")
@@ -255,8 +261,12 @@ def _download(m: folium.Map, name: str) -> HttpResponse:
     return response
 
 
-@require_GET
-@login_json
+@router.get(
+    "grid/{str:code}.html",
+    response=responses(None, 401, 404),
+    summary="态势图 · a grid's situation map: its cases of the last 30 days, stations, basemap (HTML)",
+    openapi_extra={"responses": HTML},
+)
 def export_grid(request: HttpRequest, code: str) -> HttpResponse:
     """GET /api/map/export/grid/<code>.html — the grid, its cases of the last 30 days, stations, basemap."""
     if not CODE.match(code):
@@ -329,8 +339,12 @@ def export_grid(request: HttpRequest, code: str) -> HttpResponse:
     return _download(m, f"situation-grid-{grid.code}-{timezone.localtime():%Y%m%d%H%M}.html")
 
 
-@require_GET
-@login_json
+@router.get(
+    "case/{str:number}.html",
+    response=responses(None, 401, 404, 409),
+    summary="态势图 · a case's situation map: the case, its grid, neighbours and trail (HTML)",
+    openapi_extra={"responses": HTML},
+)
 def export_case(request: HttpRequest, number: str) -> HttpResponse:
     """GET /api/map/export/case/<number>.html — the case, its grid, its neighbours and trail."""
     case = (

@@ -46,6 +46,9 @@ def _mount() -> None:
     from cases.campaigns import router as campaigns
     from cases.public import router as public
     from field.api import router as field
+    from frontend.api import public as pages_public
+    from frontend.api import router as pages
+    from frontend.situation import router as situation
     from geocoding.api import router as geocoding
     from gisapp.accounts.api import router as accounts
 
@@ -55,6 +58,9 @@ def _mount() -> None:
     api.add_router("api/public/", public)
     api.add_router("api/field/", field)
     api.add_router("api/", geocoding)
+    api.add_router("api/map/", pages)
+    api.add_router("api/map/export/", situation)
+    api.add_router("api/public/", pages_public)
 
 
 _mount()

@@ -11,7 +11,6 @@ from importlib import import_module
 CONTRIBUTORS = [
     "cases.openapi",
     "boundaries.openapi",
-    "frontend.openapi",
 ]
 
 ERROR_SCHEMA = {

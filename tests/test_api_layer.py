@@ -16,7 +16,8 @@ DECLARED = (
     "/api/auth/",
     "/api/cases",
     "/api/campaigns",
-    "/api/public/reports",
+    "/api/public/",
+    "/api/map/",
     "/api/field/",
     "/api/geocode",
     "/api/reverse",
@@ -47,8 +48,10 @@ def test_every_declared_operation_has_summary_tag_schemas_and_errors(doc):
             declared += 1
             where = f"{method.upper()} {path}"
             assert op.get("summary"), where
-            assert op.get("tags") and op["tags"][0] in {"accounts", "cases", "field", "geocoding"}, where
+            assert op.get("tags") and op["tags"][0] in {"accounts", "cases", "field", "geocoding", "pages"}, where
             ok = [c for c in op["responses"] if c.startswith("2")]
+            if path.endswith(".html"):  # a standalone page, downloaded: its 200 is HTML
+                assert "text/html" in op["responses"]["200"]["content"], where
             assert ok and all(op["responses"][c].get("content") for c in ok), where
             errors = [c for c in op["responses"] if c[0] in "45"]
             assert {"400", "503"} <= set(errors), where
