@@ -42,6 +42,7 @@ apikit.install(api)
 
 
 def _mount() -> None:
+    from boundaries.api import router as boundaries
     from cases.api import router as cases
     from cases.campaigns import router as campaigns
     from cases.public import router as public
@@ -57,6 +58,7 @@ def _mount() -> None:
     api.add_router("api/campaigns", campaigns)
     api.add_router("api/public/", public)
     api.add_router("api/field/", field)
+    api.add_router("api/boundaries/", boundaries)
     api.add_router("api/", geocoding)
     api.add_router("api/map/", pages)
     api.add_router("api/map/export/", situation)

@@ -62,9 +62,10 @@ class Query(Schema):
     """Query parameters (an unknown one is refused by `refuse_unknown_query`)."""
 
 
-class Body(Schema):
+class Body(BaseModel):
     """A JSON request body: values are taken as sent (no "5" for 5); fields it does not declare are
-    ignored, as they always were (a schema that refuses them says extra="forbid")."""
+    ignored, as they always were (a schema that refuses them says extra="forbid", one that passes them
+    on extra="allow": a pydantic model, since ninja's Schema would drop them)."""
 
     model_config = ConfigDict(strict=True)
 
@@ -106,14 +107,19 @@ def read_json(request: HttpRequest, limit: int = DEFAULT_MAX_BODY) -> Any:
     the API (JsonParser uses it; so do the few operations that take JSON or a form, and read it
     themselves)."""
     if len(request.body) > limit:
-        raise ApiError(413, "请求体过大", "request body too large")
+        raise ApiError(413, "请求体过大", "request body too large", reason="too_large")
     try:
         data = json.loads(request.body or b"{}")
     except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly deep nesting
-        raise ApiError(400, "请求体不是有效的 JSON", "the body is not valid JSON") from None
+        raise ApiError(
+            400, "请求体不是有效的 JSON", "the body is not valid JSON", reason="bad_json"
+        ) from None
     if has_nul(data):
         raise ApiError(
-            400, "文本中不能含有 NUL（\\u0000）字符", "text must not contain NUL (\\u0000) characters"
+            400,
+            "文本中不能含有 NUL（\\u0000）字符",
+            "text must not contain NUL (\\u0000) characters",
+            reason="bad_json",
         )
     return data
 
@@ -196,7 +202,7 @@ def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse
     first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
     field = _field(first.get("loc", ()))
     if not field and first.get("type") == "model_type":
-        return error_json(400, "请求体应为 JSON 对象", "the body must be a JSON object")
+        return error_json(400, "请求体应为 JSON 对象", "the body must be a JSON object", reason="bad_json")
     missing = first.get("type") == "missing"
     zh = f"缺少字段 {field}" if missing else f"字段 {field} 无效"
     en = f"{field} is required" if missing else f"{field}: {first.get('msg', 'invalid')}"

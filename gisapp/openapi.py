@@ -10,7 +10,6 @@ from importlib import import_module
 
 CONTRIBUTORS = [
     "cases.openapi",
-    "boundaries.openapi",
 ]
 
 ERROR_SCHEMA = {

@@ -32,7 +32,6 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("ogcapi/", include("layers.ogcapi.urls")),
-    path("api/boundaries/", include("boundaries.urls")),
     path("", include("frontend.urls")),  # the map pages: / (public) and /dispatch/
     # The JSON APIs declared with django-ninja (gisapp/api.py), /api/openapi.json and /api/docs among them;
     # last, so that its root view does not answer for the public map at /.
