@@ -164,6 +164,27 @@ def _related(qs):
 
 
 # Registered before /api/cases/{number}: Django takes the first route that matches.
+@router.get(
+    "stream",
+    auth=None,  # the stream checks the login itself, inside the event loop (cases.live)
+    response=responses(None, 401, 429),
+    summary="实时推送 · new and changed cases of your jurisdiction (Server-Sent Events, never ends)",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "an endless event stream: `event: case` with {op, number, status, grid_code, "
+                "version} per change",
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            }
+        }
+    },
+)
+async def stream(request: HttpRequest):
+    from .live import stream as live_stream
+
+    return await live_stream(request)
+
+
 @router.get("overdue", response=responses(Overdue, 401), summary="超期案件 · open cases past their deadline")
 def overdue(request: HttpRequest, q: Query[OverdueFilters]):
     """Open cases past their deadline in the user's jurisdiction (optionally an `area` inside it)."""

@@ -13,12 +13,14 @@ import datetime as dt
 import hashlib
 from xml.etree.ElementTree import Element, SubElement, tostring
 
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt
+from ninja import Form, Query, Router
+from pydantic import BaseModel, ConfigDict, Field
 
 from gisapp import ratelimit
 from gisapp.accounts.models import hash_token
+from gisapp.apikit import IDEMPOTENCY_KEY
 
 from .errors import CaseError
 from .models import Case, Category, Open311Client
@@ -27,6 +29,66 @@ from .services import create_case
 
 PUBLIC_CHANNELS = (Channel.OPEN311, Channel.PUBLIC, Channel.WEB, Channel.WECHAT)
 MAX_RESULTS = 1000
+
+# Open311 answers in the format the path names (a JSON array or an XML document) and refuses with a
+# GeoReport error list in that format, so its operations document their own answers rather than the
+# API's error schema; a path naming no format (requests.txt) gets the API's JSON error.
+router = Router(tags=["open311"], auth=None)  # reads are public; filing takes an api_key, not a session
+ROWS = {
+    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+    "text/xml": {"schema": {"type": "string"}},
+}
+ERRORS = {
+    status: {
+        "description": "GeoReport v2 error list, or the API's error for an unknown format",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {"type": "array", "items": {"type": "object"}},
+                        {"$ref": "#/components/schemas/Error"},
+                    ]
+                }
+            },
+            "text/xml": {"schema": {"type": "string"}},
+        },
+    }
+    for status in (400, 403, 404, 405, 413, 422, 429, 503)
+}
+
+
+def _answers(ok: dict, **more: dict) -> dict:
+    return {"responses": {200: ok, **{int(k): v for k, v in more.items()}, **ERRORS}}
+
+
+class GeoReportQuery(BaseModel):
+    """GeoReport v2 parameters; clients send extensions of their own (jurisdiction_id …), read or not."""
+
+    model_config = ConfigDict(extra="allow")
+    api_key: str | None = Field(None, description="an unknown key reads like no key: public channels only")
+    jurisdiction_id: str | None = None
+
+
+class RequestsQuery(GeoReportQuery):
+    service_request_id: str | None = Field(None, description="comma-separated")
+    service_code: str | None = Field(None, description="comma-separated")
+    status: str | None = Field(None, description="open or closed")
+    start_date: str | None = Field(None, description="ISO 8601 (w3) date-time")
+    end_date: str | None = None
+
+
+class RequestForm(BaseModel):
+    """A filed request (application/x-www-form-urlencoded, as GeoReport v2 posts)."""
+
+    model_config = ConfigDict(extra="allow")
+    api_key: str | None = Field(None, max_length=200)
+    service_code: str | None = None
+    description: str | None = None
+    lat: str | None = None
+    long: str | None = None
+    address_string: str | None = None
+    phone: str | None = None
+    email: str | None = None
 
 
 def _render(data, fmt: str, root: str, item: str, status: int = 200) -> HttpResponse:
@@ -66,7 +128,13 @@ def _iso(value: dt.datetime | None) -> str | None:
     return timezone.localtime(value).isoformat() if value else None
 
 
-def services(request, fmt: str):
+@router.get(
+    "services.{str:fmt}",
+    response={200: None},
+    summary="Open311 services (our category items)",
+    openapi_extra=_answers({"description": "services", "content": ROWS}),
+)
+def services(request: HttpRequest, fmt: str, q: Query[GeoReportQuery]):
     try:
         fmt = _fmt(fmt)
     except CaseError as exc:
@@ -119,16 +187,17 @@ def _readable(request) -> tuple[object, bool]:
     return qs.filter(channel__in=PUBLIC_CHANNELS), False
 
 
-@csrf_exempt  # API-key clients carry no session
-def requests_(request, fmt: str):
+@router.get(
+    "requests.{str:fmt}",
+    response={200: None},
+    summary="Open311 requests (public channels only, without their free text, unless an api_key is given)",
+    openapi_extra=_answers({"description": "requests", "content": ROWS}),
+)
+def requests_(request: HttpRequest, fmt: str, q: Query[RequestsQuery]):
     try:
         fmt = _fmt(fmt)
     except CaseError as exc:
         return exc.response()  # no format to answer in: the API's JSON error
-    if request.method == "POST":
-        return _post_request(request, fmt)
-    if request.method != "GET":
-        return _error(fmt, 405, "GET or POST")
     if _client(request) is None:  # anonymous reads are counted per address, like the public map's
         verdict = ratelimit.hit(request, "public_lookup")
         if not verdict.allowed:
@@ -177,11 +246,27 @@ def _key(request, client: Open311Client) -> str | None:
     return f"open311:{client.pk}:" + hashlib.sha256(key.encode()).hexdigest()[:64]
 
 
-def _post_request(request, fmt: str) -> HttpResponse:
+@router.post(
+    "requests.{str:fmt}",
+    response={200: None},
+    summary="Open311 file a request (needs an api_key; Idempotency-Key honoured per client)",
+    openapi_extra={
+        "parameters": [IDEMPOTENCY_KEY],
+        **_answers(
+            {"description": "the request this key already filed", "content": ROWS},
+            **{"201": {"description": "filed", "content": ROWS}},
+        ),
+    },
+)
+def file_request(request: HttpRequest, fmt: str, form: Form[RequestForm]):
+    try:
+        fmt = _fmt(fmt)
+    except CaseError as exc:
+        return exc.response()  # no format to answer in: the API's JSON error
     client = _client(request)
     if client is None:
         return _error(fmt, 403, "a valid api_key is required to file requests")
-    p = request.POST
+    p = form.model_dump(exclude_none=True)
     data: dict = {"category": p.get("service_code"), "description": p.get("description", "")}
     if p.get("lat") or p.get("long"):
         data["location"] = {"lon": p.get("long"), "lat": p.get("lat"), "crs": "EPSG:4326"}
@@ -197,7 +282,13 @@ def _post_request(request, fmt: str) -> HttpResponse:
     return _render([row], fmt, "service_requests", "request", 201 if result.created else 200)
 
 
-def request_detail(request, number: str, fmt: str):
+@router.get(
+    "requests/{str:number}.{str:fmt}",
+    response={200: None},
+    summary="Open311 one request",
+    openapi_extra=_answers({"description": "the request", "content": ROWS}),
+)
+def request_detail(request: HttpRequest, number: str, fmt: str, q: Query[GeoReportQuery]):
     try:
         fmt = _fmt(fmt)
     except CaseError as exc:

@@ -80,6 +80,16 @@ def responses(ok: Any = Open, *codes: int, status: int = 200, also: dict | None 
     return out
 
 
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "a key the client makes once per intended create: a retry with the same key (and body) "
+    "answers what the first request did instead of doing it again",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 100},
+}
+
+
 def max_body(limit: int):
     """Decorator of an operation: its own JSON body limit (read by JsonParser), instead of 1 MB."""
 
@@ -106,10 +116,11 @@ def read_json(request: HttpRequest, limit: int = DEFAULT_MAX_BODY) -> Any:
     """The request's JSON body, or the ApiError that says what is wrong with it: the one JSON reader of
     the API (JsonParser uses it; so do the few operations that take JSON or a form, and read it
     themselves)."""
-    if len(request.body) > limit:
+    raw = request.body
+    if len(raw) > limit:
         raise ApiError(413, "请求体过大", "request body too large", reason="too_large")
     try:
-        data = json.loads(request.body or b"{}")
+        data = json.loads(raw or b"{}")
     except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly deep nesting
         raise ApiError(
             400, "请求体不是有效的 JSON", "the body is not valid JSON", reason="bad_json"
@@ -234,29 +245,50 @@ def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return error_json(404, "未找到该资源", f"not found: {request.path}")
 
 
+def _declared_query(operation) -> set[str] | None:
+    """The query parameters an operation declares, or None when it takes others too (a schema with
+    extra="allow": Open311's clients send extensions of their own)."""
+    names: set[str] = set()
+    for model in getattr(operation, "models", []):
+        if model.__ninja_param_source__ != "query":
+            continue
+        for field in model.model_fields.values():
+            if getattr(field.annotation, "model_config", {}).get("extra") == "allow":
+                return None
+        names.update(getattr(model, "__ninja_flatten_map__", {}))
+    return names
+
+
 def refuse_unknown_query(run):
     """View decorator of every operation: a query parameter the operation does not declare is a 400
     naming it (ninja reads only the declared ones, so a typo would silently widen a filter)."""
     import inspect
 
     operation = getattr(inspect.unwrap(run), "__self__", None)
-    declared: set[str] | None = None
+    declared: list[set[str] | None] = []  # computed at the first request, when the models are built
+
+    def refusal(request: HttpRequest) -> HttpResponse | None:
+        if not declared:
+            declared.append(_declared_query(operation))
+        if declared[0] is None:
+            return None
+        unknown = sorted(set(request.GET) - declared[0])
+        if not unknown:
+            return None
+        names = ", ".join(unknown)[:200]
+        return error_json(400, f"未知参数：{names}", f"unknown parameters: {names}")
+
+    if inspect.iscoroutinefunction(run):
+
+        @functools.wraps(run)
+        async def checked_async(request: HttpRequest, *args, **kwargs):
+            return refusal(request) or await run(request, *args, **kwargs)
+
+        return checked_async
 
     @functools.wraps(run)
     def checked(request: HttpRequest, *args, **kwargs):
-        nonlocal declared
-        if declared is None:
-            declared = {
-                name
-                for model in getattr(operation, "models", [])
-                if model.__ninja_param_source__ == "query"
-                for name in getattr(model, "__ninja_flatten_map__", {})
-            }
-        unknown = sorted(set(request.GET) - declared)
-        if unknown:
-            names = ", ".join(unknown)[:200]
-            return error_json(400, f"未知参数：{names}", f"unknown parameters: {names}")
-        return run(request, *args, **kwargs)
+        return refusal(request) or run(request, *args, **kwargs)
 
     return checked
 
@@ -278,6 +310,7 @@ __all__ = [
     "ApiError",
     "Body",
     "Error",
+    "IDEMPOTENCY_KEY",
     "JsonParser",
     "Open",
     "Query",

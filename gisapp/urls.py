@@ -17,7 +17,6 @@ admin.site.index_title = _("数据管理")
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("favicon.ico", views.favicon, name="favicon"),
-    path("", include("cases.urls")),  # before the API: /api/cases/stream, Open311, campaigns, public reports
     # The admin map widget's background (roads, boundaries … from our database), staff only.
     path("admin/basemap.geojson", admin.site.admin_view(basemap), name="admin-basemap"),
     path("admin/", admin.site.urls),
