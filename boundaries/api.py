@@ -22,8 +22,7 @@ from pydantic import Field
 from shapely.geometry import mapping
 
 from gisapp.accounts.jurisdiction import jurisdiction_of
-from gisapp.apikit import LOGIN, Body, Open, idempotent, login_where, responses
-from gisapp.apikit import Query as QuerySchema
+from gisapp.apikit import LOGIN, Body, Open, Params, idempotent, login_where, responses
 from layers.io.errors import LayerIOError
 from layers.models import AdminUnit
 
@@ -66,7 +65,7 @@ class FeatureCollection(Open):
     features: list[dict]
 
 
-class EdgeQuery(QuerySchema):
+class EdgeQuery(Params):
     grids: str = Field("", description="two grid codes, comma-separated")
 
 
@@ -135,7 +134,7 @@ class ProposalOut(Open):
     proposal: dict
 
 
-class HistoryQuery(QuerySchema):
+class HistoryQuery(Params):
     net: str | None = Field(None, description="a net code (default: comprehensive)")
     area: str | None = Field(None, description="an admin-unit code inside your area")
 

@@ -12,8 +12,7 @@ from ninja import File, Header, Query, Router, Status
 from ninja.files import UploadedFile
 from pydantic import ConfigDict, Field
 
-from gisapp.apikit import LOGIN, Body, Open, idempotent, responses
-from gisapp.apikit import Query as QuerySchema
+from gisapp.apikit import LOGIN, Body, Open, Params, idempotent, responses
 
 from .errors import CaseError
 from .models import Attachment, Case, CaseStatus
@@ -118,7 +117,7 @@ class Uploaded(Open):
     url: str
 
 
-class CaseFilters(QuerySchema):
+class CaseFilters(Params):
     status: str | None = Field(None, description="comma-separated statuses")
     category: str | None = None
     light: Literal["green", "yellow", "red"] | None = None
@@ -132,16 +131,16 @@ class CaseFilters(QuerySchema):
     assignee: str | None = None
 
 
-class OverdueFilters(QuerySchema):
+class OverdueFilters(Params):
     area: str | None = Field(None, pattern=AREA)
     limit: int = Field(100, ge=1, le=MAX_LIMIT)
 
 
-class DetailQuery(QuerySchema):
+class DetailQuery(Params):
     unmask: str | None = Field(None, description="reporter_contact: the contact in clear (audited)")
 
 
-class StatsQuery(QuerySchema):
+class StatsQuery(Params):
     group: Literal["grid", "community", "street", "district", "department"] = "street"
     since: str | None = None
     until: str | None = None

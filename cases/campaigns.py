@@ -16,8 +16,7 @@ from ninja import Query, Router, Status
 from pydantic import Field
 
 from gisapp.accounts.jurisdiction import covers, jurisdiction_of, scope
-from gisapp.apikit import LOGIN, Body, Open, idempotent, login_where, responses
-from gisapp.apikit import Query as QuerySchema
+from gisapp.apikit import LOGIN, Body, Open, Params, idempotent, login_where, responses
 from layers.models import Grid
 
 from .errors import CaseError
@@ -68,7 +67,7 @@ class Tick(Body):
     done: list[int] = Field(description="indexes of the checklist items done")
 
 
-class MapQuery(QuerySchema):
+class MapQuery(Params):
     limit: int = Field(20000, ge=1, le=20000)
 
 

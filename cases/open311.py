@@ -112,6 +112,8 @@ def _error(fmt: str, status: int, description: str) -> HttpResponse:
 
 
 def _fmt(fmt: str) -> str:
+    """The path's format; for any other there is no format to answer in, so the refusal is the API's
+    own JSON error (raised: the API layer renders it)."""
     if fmt not in ("json", "xml"):
         raise CaseError(404, "格式应为 json 或 xml", "format must be .json or .xml")
     return fmt
@@ -135,10 +137,7 @@ def _iso(value: dt.datetime | None) -> str | None:
     openapi_extra=_answers({"description": "services", "content": ROWS}),
 )
 def services(request: HttpRequest, fmt: str, q: Query[GeoReportQuery]):
-    try:
-        fmt = _fmt(fmt)
-    except CaseError as exc:
-        return exc.response()  # no format to answer in: the API's JSON error
+    fmt = _fmt(fmt)
     rows = [
         {
             "service_code": c.code,
@@ -194,10 +193,7 @@ def _readable(request) -> tuple[object, bool]:
     openapi_extra=_answers({"description": "requests", "content": ROWS}),
 )
 def requests_(request: HttpRequest, fmt: str, q: Query[RequestsQuery]):
-    try:
-        fmt = _fmt(fmt)
-    except CaseError as exc:
-        return exc.response()  # no format to answer in: the API's JSON error
+    fmt = _fmt(fmt)
     if _client(request) is None:  # anonymous reads are counted per address, like the public map's
         verdict = ratelimit.hit(request, "public_lookup")
         if not verdict.allowed:
@@ -259,10 +255,7 @@ def _key(request, client: Open311Client) -> str | None:
     },
 )
 def file_request(request: HttpRequest, fmt: str, form: Form[RequestForm]):
-    try:
-        fmt = _fmt(fmt)
-    except CaseError as exc:
-        return exc.response()  # no format to answer in: the API's JSON error
+    fmt = _fmt(fmt)
     client = _client(request)
     if client is None:
         return _error(fmt, 403, "a valid api_key is required to file requests")
@@ -289,10 +282,7 @@ def file_request(request: HttpRequest, fmt: str, form: Form[RequestForm]):
     openapi_extra=_answers({"description": "the request", "content": ROWS}),
 )
 def request_detail(request: HttpRequest, number: str, fmt: str, q: Query[GeoReportQuery]):
-    try:
-        fmt = _fmt(fmt)
-    except CaseError as exc:
-        return exc.response()  # no format to answer in: the API's JSON error
+    fmt = _fmt(fmt)
     qs, free_text = _readable(request)
     case = qs.filter(number=number[:24]).first()
     if case is None:

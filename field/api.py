@@ -13,8 +13,7 @@ from pydantic import ConfigDict, Field
 from cases.placement import to_cgcs2000
 from cases.schemas import Location
 from cases.serialize import case_json
-from gisapp.apikit import LOGIN, Body, Open, login_where, max_body, responses
-from gisapp.apikit import Query as QuerySchema
+from gisapp.apikit import LOGIN, Body, Open, Params, login_where, max_body, responses
 
 from . import services as svc
 
@@ -31,18 +30,18 @@ AREA = Field(None, pattern=r"^[0-9]{1,15}$", description="an admin-unit or grid 
 TIME = "ISO 8601, or epoch milliseconds"
 
 
-class NearQuery(QuerySchema):
+class NearQuery(Params):
     lon: float | None = None
     lat: float | None = None
     crs: str | None = None
 
 
-class DayQuery(QuerySchema):
+class DayQuery(Params):
     date: str | None = Field(None, description="YYYY-MM-DD (default: today)")
     area: str | None = AREA
 
 
-class AreaQuery(QuerySchema):
+class AreaQuery(Params):
     area: str | None = AREA
 
 

@@ -38,8 +38,7 @@ from cases.services import visible_cases
 from field.services import today_summary
 from gisapp.accounts.jurisdiction import jurisdiction_of, scope
 from gisapp.accounts.models import Department
-from gisapp.apikit import LOGIN, Open, responses
-from gisapp.apikit import Query as QuerySchema
+from gisapp.apikit import LOGIN, Open, Params, responses
 from gisapp.views import error_json
 from layers.models import AdminUnit, Grid, GridWorker, ServiceStation
 
@@ -51,7 +50,7 @@ router = Router(tags=["pages"], auth=LOGIN)  # the map pages' own reads; a few a
 AREA_PATTERN = r"^[0-9]{1,15}$"
 
 
-class AreaQuery(QuerySchema):
+class AreaQuery(Params):
     area: str | None = Field(
         None,
         pattern=AREA_PATTERN,
@@ -97,7 +96,7 @@ class Categories(Open):
     categories: list[dict]
 
 
-class NearbyQuery(QuerySchema):
+class NearbyQuery(Params):
     lon: float = Field(ge=-180, le=180, description="CGCS2000")
     lat: float = Field(ge=-90, le=90)
     limit: int = Field(5, ge=1, le=20)

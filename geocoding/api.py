@@ -13,14 +13,14 @@ from typing import Literal
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
-from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Query, Router, Status
 from pydantic import Field
 
 from gisapp import ratelimit
 from gisapp.accounts.jurisdiction import jurisdiction_of
-from gisapp.apikit import LOGIN, Open, idempotent, responses
-from gisapp.apikit import Query as QuerySchema
+from gisapp.apikit import LOGIN, Open, Params, idempotent, responses
+from gisapp.errors import ApiError
 from gisapp.views import error_json as error
 
 from . import batch
@@ -39,20 +39,20 @@ CRS = Field(None, max_length=80, description=ACCEPTED_CRS_EN)
 LEVELS = Literal["room", "building", "door", "road", "community", "street", "district", "city"]
 
 
-class GeocodeQuery(QuerySchema):
+class GeocodeQuery(Params):
     q: str | None = Field(None, max_length=200, description="the address as typed")
     crs: str | None = CRS
     limit: int = Field(5, ge=1, le=10)
 
 
-class ReverseQuery(QuerySchema):
+class ReverseQuery(Params):
     lon: str | None = Field(None, description="a number (the axes swapped: 422 with hint)")
     lat: str | None = Field(None, description="a number")
     crs: str | None = CRS
     date: str | None = Field(None, description="YYYY-MM-DD: the boundaries in force at the end of that day")
 
 
-class BatchQuery(QuerySchema):
+class BatchQuery(Params):
     crs: str | None = CRS
     column: str | None = Field(None, description="the CSV column holding the address")
 
@@ -123,8 +123,6 @@ def _crs(value: str | None) -> crsmod.RefSystem:
     try:
         return crsmod.parse_crs(value)
     except crsmod.CRSError:
-        from gisapp.errors import ApiError
-
         raise ApiError(
             400,
             f"不支持的坐标系“{str(value)[:40]}”，可用：{ACCEPTED_CRS}",
@@ -180,14 +178,16 @@ def reverse_lookup(request: HttpRequest, params: Query[ReverseQuery]):
 
 
 # ---------------------------------------------------------------- batch
-def _visible_job(request: HttpRequest, job_id: str):
-    """The job, or the 404 to answer (someone else's job is not found either)."""
+def _visible_job(request: HttpRequest, job_id: str) -> GeocodeJob:
+    """The job, if it is the caller's (or the caller sees everything); else 404: someone else's job
+    is not found either."""
+    missing = ApiError(404, "没有这个任务", f"no such job: {job_id}")
     try:
         job = GeocodeJob.objects.get(pk=uuid.UUID(job_id))
     except (ValueError, GeocodeJob.DoesNotExist):
-        return error(404, "没有这个任务", f"no such job: {job_id}")
+        raise missing from None
     if job.created_by_id != request.user.pk and not jurisdiction_of(request.user).everything:
-        return error(404, "没有这个任务", f"no such job: {job_id}")
+        raise missing
     return job
 
 
@@ -254,8 +254,6 @@ def batch_create(request: HttpRequest, params: Query[BatchQuery]):
 )
 def batch_detail(request: HttpRequest, job_id: str):
     job = _visible_job(request, job_id)
-    if isinstance(job, JsonResponse):
-        return job
     if job.status in (JobStatus.QUEUED, JobStatus.RUNNING):
         batch.kick()  # takes the job over if its worker died
         job.refresh_from_db()
@@ -270,8 +268,6 @@ def batch_detail(request: HttpRequest, job_id: str):
 )
 def batch_delete(request: HttpRequest, job_id: str):
     job = _visible_job(request, job_id)
-    if isinstance(job, JsonResponse):
-        return job
     GeocodeJob.objects.filter(pk=job.pk).update(status=JobStatus.CANCELLED)
     job.delete()
     return {"deleted": str(job_id)}
@@ -287,8 +283,6 @@ def batch_delete(request: HttpRequest, job_id: str):
 )
 def batch_result(request: HttpRequest, job_id: str):
     job = _visible_job(request, job_id)
-    if isinstance(job, JsonResponse):
-        return job
     if job.status != JobStatus.DONE:
         return error(
             409,

@@ -58,7 +58,7 @@ class Open(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-class Query(Schema):
+class Params(Schema):
     """Query parameters (an unknown one is refused by `refuse_unknown_query`)."""
 
 
@@ -313,7 +313,7 @@ __all__ = [
     "IDEMPOTENCY_KEY",
     "JsonParser",
     "Open",
-    "Query",
+    "Params",
     "Renderer",
     "install",
     "max_body",
